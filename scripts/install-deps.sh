@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything dbrefresh needs to build, test and run its demo, from Debian's packages.
+# Safe to run twice: apt-get install skips what is already there.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libpqxx-dev libpq-dev libsqlite3-dev nlohmann-json3-dev libcxxopts-dev
+  googletest libgtest-dev
+  postgresql-15 postgresql-client-15 postgresql-contrib
+  sqlite3 time procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"

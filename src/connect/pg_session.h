@@ -1,0 +1,33 @@
+// Opening PostgreSQL sessions: the one place libpqxx connection errors become dbrefresh errors.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <pqxx/pqxx>
+
+#include "connect/connection_spec.h"
+
+namespace dbrefresh {
+
+enum class Access {
+  kReadOnly,   // every transaction read-only at the server (the source, and read-only commands)
+  kReadWrite,  // the target of restore-users / refresh
+};
+
+// A live session plus how to name it to people.
+struct PgSession {
+  std::unique_ptr<pqxx::connection> conn;
+  std::string masked;   // MaskedConnection(spec.conninfo)
+  std::string dbname;   // current_database()
+};
+
+// Connects and, for kReadOnly, sets default_transaction_read_only so a write fails at the server.
+// On failure throws ConnectionError (exit 3) with libpq's reason and the masked connection.
+PgSession OpenSession(const ConnectionSpec& spec, Access access);
+
+// Runs `what` and rethrows libpqxx errors as dbrefresh::Error with SQLSTATE and `context`:
+// connection loss → exit 3, everything else → exit 1.
+[[noreturn]] void RethrowDatabaseError(const std::string& context);
+
+}  // namespace dbrefresh

@@ -1,0 +1,101 @@
+// COPY text format codec (see copy_text.h).
+#include "snapshot/copy_text.h"
+
+#include "common/error.h"
+
+namespace dbrefresh::copy_text {
+namespace {
+
+char Unescape(char c) {
+  switch (c) {
+    case 'b': return '\b';
+    case 'f': return '\f';
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    case 'v': return '\v';
+    default: return c;  // \\ and any escaped ordinary character stand for themselves
+  }
+}
+
+bool IsOctal(char c) { return c >= '0' && c <= '7'; }
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Decodes an escape starting after the backslash at line[i]; advances i past it.
+void DecodeEscape(const std::string& line, size_t& i, std::string& field) {
+  char c = line[i];
+  if (IsOctal(c)) {
+    int value = 0, digits = 0;
+    while (i < line.size() && digits < 3 && IsOctal(line[i])) value = value * 8 + (line[i++] - '0'), ++digits;
+    field += static_cast<char>(value);
+    return;
+  }
+  if (c == 'x' && i + 1 < line.size() && HexValue(line[i + 1]) >= 0) {
+    int value = 0, digits = 0;
+    ++i;
+    while (i < line.size() && digits < 2 && HexValue(line[i]) >= 0) value = value * 16 + HexValue(line[i++]), ++digits;
+    field += static_cast<char>(value);
+    return;
+  }
+  field += Unescape(c);
+  ++i;
+}
+
+}  // namespace
+
+void DecodeLine(const std::string& line, size_t expected_fields, std::vector<std::optional<std::string>>& out) {
+  out.clear();
+  std::string field;
+  bool is_null = false;
+  size_t i = 0;
+  while (true) {
+    if (i == line.size() || line[i] == '\t') {
+      out.push_back(is_null ? std::nullopt : std::optional<std::string>(field));
+      field.clear();
+      is_null = false;
+      if (i == line.size()) break;
+      ++i;
+      continue;
+    }
+    if (line[i] == '\\' && i + 1 < line.size()) {
+      if (line[i + 1] == 'N' && field.empty() && (i + 2 == line.size() || line[i + 2] == '\t')) {
+        is_null = true;
+        i += 2;
+        continue;
+      }
+      ++i;
+      DecodeEscape(line, i, field);
+      continue;
+    }
+    field += line[i++];
+  }
+  if (out.size() != expected_fields) {
+    throw Failure("COPY line has " + std::to_string(out.size()) + " fields, expected " + std::to_string(expected_fields));
+  }
+}
+
+std::string EncodeField(const std::optional<std::string>& value) {
+  if (!value) return "\\N";
+  std::string out;
+  out.reserve(value->size() + 8);
+  for (char c : *value) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\v': out += "\\v"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace dbrefresh::copy_text

@@ -1,0 +1,20 @@
+// PostgreSQL's COPY text format: one line per row, tab-separated, \N for NULL, backslash escapes.
+//
+// libpqxx 6.4's stream_from hands out raw lines for tables of unknown shape; this decodes them
+// into the exact text values PostgreSQL printed, and encodes values back for stream_to.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dbrefresh::copy_text {
+
+// Splits one COPY line (without its trailing newline) into `fields` into `out`.
+// Throws dbrefresh::Error when the field count differs from `expected_fields`.
+void DecodeLine(const std::string& line, size_t expected_fields, std::vector<std::optional<std::string>>& out);
+
+// Escapes one value for a COPY text line; nullopt becomes \N.
+std::string EncodeField(const std::optional<std::string>& value);
+
+}  // namespace dbrefresh::copy_text

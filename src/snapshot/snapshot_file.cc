@@ -1,0 +1,284 @@
+// Writing and verifying snapshot files (see snapshot_file.h for the layout).
+#include "snapshot/snapshot_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+
+namespace dbrefresh {
+namespace {
+
+const char* kSchema = R"SQL(
+CREATE TABLE dbrefresh_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE dbrefresh_tables (table_name TEXT PRIMARY KEY, position INTEGER NOT NULL,
+                               rows_table TEXT NOT NULL, row_count INTEGER NOT NULL);
+CREATE TABLE dbrefresh_columns (table_name TEXT NOT NULL, position INTEGER NOT NULL, column_name TEXT NOT NULL,
+                                type TEXT NOT NULL, not_null INTEGER NOT NULL, default_expr TEXT,
+                                identity TEXT NOT NULL, generated_expr TEXT,
+                                PRIMARY KEY (table_name, position));
+CREATE TABLE dbrefresh_constraints (table_name TEXT NOT NULL, constraint_name TEXT NOT NULL, kind TEXT NOT NULL,
+                                    columns TEXT NOT NULL, definition TEXT NOT NULL, ref_table TEXT,
+                                    ref_columns TEXT, PRIMARY KEY (table_name, constraint_name));
+)SQL";
+
+void SyncFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    int err = errno;
+    if (fd >= 0) ::close(fd);
+    throw Failure("cannot flush snapshot " + path + " to disk: " + std::strerror(err));
+  }
+  ::close(fd);
+}
+
+void SyncDirectoryOf(const std::string& path) {
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+std::string JoinJson(const std::vector<std::string>& names) { return nlohmann::json(names).dump(); }
+
+std::vector<std::string> SplitJson(const std::optional<std::string>& text) {
+  if (!text || text->empty()) return {};
+  return nlohmann::json::parse(*text).get<std::vector<std::string>>();
+}
+
+}  // namespace
+
+// ---- writer ----
+
+SnapshotWriter::SnapshotWriter(const std::string& path)
+    : path_(path), partial_path_(path + ".partial-" + std::to_string(::getpid())) {
+  std::remove(partial_path_.c_str());
+  // Create the file with 0600 before SQLite opens it: it holds personal data.
+  int fd = ::open(partial_path_.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600);
+  if (fd < 0) throw Failure("cannot create snapshot " + partial_path_ + ": " + std::strerror(errno));
+  ::close(fd);
+  db_ = std::make_unique<SqliteDb>(partial_path_, SqliteDb::Mode::kCreate);
+  // The file is only renamed into place once complete, so SQLite's own journal buys nothing.
+  db_->Exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA page_size = 65536;");
+  db_->Exec("BEGIN");
+  db_->Exec(kSchema);
+  SetMeta("format_version", std::to_string(kSnapshotFormatVersion));
+}
+
+SnapshotWriter::~SnapshotWriter() {
+  if (committed_) return;
+  insert_.reset();
+  db_.reset();
+  std::remove(partial_path_.c_str());
+}
+
+void SnapshotWriter::SetMeta(const std::string& key, const std::string& value) {
+  auto stmt = db_->Prepare("INSERT OR REPLACE INTO dbrefresh_meta (key, value) VALUES (?, ?)");
+  stmt.Bind(1, key);
+  stmt.Bind(2, value);
+  stmt.Step();
+}
+
+void SnapshotWriter::BeginTable(const TableInfo& table) {
+  FinishTable();
+  SnapshotTable entry{table, "rows_" + table.name, 0};
+  auto column = db_->Prepare(
+      "INSERT INTO dbrefresh_columns VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  std::string column_list, placeholders;
+  for (const auto& c : table.columns) {
+    column.Bind(1, table.name);
+    column.Bind(2, static_cast<long long>(c.position));
+    column.Bind(3, c.name);
+    column.Bind(4, c.type);
+    column.Bind(5, static_cast<long long>(c.not_null));
+    column.Bind(6, c.default_expr);
+    column.Bind(7, c.identity);
+    column.Bind(8, c.generated_expr);
+    column.Step();
+    column.Reset();
+    column_list += (column_list.empty() ? "" : ", ") + SqliteIdent(c.name) + " TEXT";
+    placeholders += placeholders.empty() ? "?" : ", ?";
+  }
+  auto constraint = db_->Prepare("INSERT INTO dbrefresh_constraints VALUES (?, ?, ?, ?, ?, ?, ?)");
+  for (const auto& c : table.constraints) {
+    constraint.Bind(1, table.name);
+    constraint.Bind(2, c.name);
+    constraint.Bind(3, std::string(1, c.kind));
+    constraint.Bind(4, JoinJson(c.columns));
+    constraint.Bind(5, c.definition);
+    constraint.Bind(6, c.ref_table.empty() ? std::nullopt : std::optional<std::string>(c.ref_table));
+    constraint.Bind(7, JoinJson(c.ref_columns));
+    constraint.Step();
+    constraint.Reset();
+  }
+  db_->Exec("CREATE TABLE " + SqliteIdent(entry.rows_table) + " (" + column_list + ")");
+  insert_ = std::make_unique<SqliteStatement>(
+      *db_, "INSERT INTO " + SqliteIdent(entry.rows_table) + " VALUES (" + placeholders + ")");
+  tables_.push_back(std::move(entry));
+}
+
+void SnapshotWriter::AddRow(const RowValues& values) {
+  for (size_t i = 0; i < values.size(); ++i) insert_->BindNoCopy(static_cast<int>(i + 1), values[i]);
+  insert_->Step();
+  insert_->Reset();
+  ++tables_.back().row_count;
+}
+
+void SnapshotWriter::FinishTable() {
+  insert_.reset();
+  if (tables_.empty()) return;
+  const SnapshotTable& t = tables_.back();
+  auto stmt = db_->Prepare("INSERT INTO dbrefresh_tables VALUES (?, ?, ?, ?)");
+  stmt.Bind(1, t.info.name);
+  stmt.Bind(2, static_cast<long long>(tables_.size()));
+  stmt.Bind(3, t.rows_table);
+  stmt.Bind(4, t.row_count);
+  stmt.Step();
+  // Key columns get an index so seed-sql can find a parent row by its id.
+  if (const ConstraintInfo* pk = t.info.PrimaryKey(); pk && pk->columns.size() == 1) {
+    db_->Exec("CREATE INDEX " + SqliteIdent(t.rows_table + "_key") + " ON " + SqliteIdent(t.rows_table) + " (" +
+              SqliteIdent(pk->columns[0]) + ")");
+  }
+}
+
+void SnapshotWriter::Commit() {
+  FinishTable();
+  db_->Exec("COMMIT");
+  db_.reset();
+  SyncFile(partial_path_);
+  if (std::rename(partial_path_.c_str(), path_.c_str()) != 0) {
+    throw Failure("cannot move snapshot into place at " + path_ + ": " + std::strerror(errno));
+  }
+  SyncDirectoryOf(path_);
+  committed_ = true;
+}
+
+// ---- reader ----
+
+SnapshotReader::SnapshotReader(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw SnapshotError("snapshot " + path + ": no such file");
+  if (!S_ISREG(st.st_mode)) throw SnapshotError("snapshot " + path + ": not a regular file");
+  db_ = std::make_unique<SqliteDb>(path, SqliteDb::Mode::kReadOnly);
+  ReadMeta();
+  ReadTables();
+  VerifyCounts();
+}
+
+void SnapshotReader::ReadMeta() {
+  // A file SQLite cannot read, or one without our tables, is not a snapshot: say which.
+  auto probe = db_->Prepare("SELECT count(*) FROM sqlite_master WHERE name = 'dbrefresh_meta'");
+  probe.Step();
+  if (probe.Int(0) == 0) throw SnapshotError("snapshot " + path() + ": not a dbrefresh snapshot (no dbrefresh_meta table)");
+  auto stmt = db_->Prepare("SELECT key, value FROM dbrefresh_meta");
+  while (stmt.Step()) meta_[*stmt.Text(0)] = stmt.Text(1).value_or("");
+  const std::string version = Meta("format_version");
+  if (version.empty()) throw SnapshotError("snapshot " + path() + ": no format_version in dbrefresh_meta");
+  if (version != std::to_string(kSnapshotFormatVersion)) {
+    throw SnapshotError("snapshot " + path() + ": format version " + version + " is not supported (this dbrefresh reads version " +
+                        std::to_string(kSnapshotFormatVersion) + ")");
+  }
+}
+
+void SnapshotReader::ReadTables() {
+  auto tables = db_->Prepare("SELECT table_name, rows_table, row_count FROM dbrefresh_tables ORDER BY position");
+  auto columns = db_->Prepare(
+      "SELECT column_name, position, type, not_null, default_expr, identity, generated_expr "
+      "FROM dbrefresh_columns WHERE table_name = ? ORDER BY position");
+  auto constraints = db_->Prepare(
+      "SELECT constraint_name, kind, columns, definition, ref_table, ref_columns "
+      "FROM dbrefresh_constraints WHERE table_name = ? ORDER BY rowid");
+  while (tables.Step()) {
+    SnapshotTable t;
+    t.info.name = tables.Text(0).value_or("");
+    t.info.schema = Meta("schema");
+    t.rows_table = tables.Text(1).value_or("");
+    t.row_count = tables.Int(2);
+    columns.Bind(1, t.info.name);
+    while (columns.Step()) {
+      t.info.columns.push_back({columns.Text(0).value_or(""), static_cast<int>(columns.Int(1)),
+                                columns.Text(2).value_or(""), columns.Int(3) != 0, columns.Text(4),
+                                columns.Text(5).value_or(""), columns.Text(6)});
+    }
+    columns.Reset();
+    constraints.Bind(1, t.info.name);
+    while (constraints.Step()) {
+      try {
+        t.info.constraints.push_back({constraints.Text(0).value_or(""), constraints.Text(1).value_or("c")[0],
+                                      SplitJson(constraints.Text(2)), constraints.Text(3).value_or(""),
+                                      constraints.Text(4).value_or(""), SplitJson(constraints.Text(5))});
+      } catch (const nlohmann::json::exception&) {
+        throw SnapshotError("snapshot " + path() + ": unreadable constraint metadata for table " + t.info.name);
+      }
+    }
+    constraints.Reset();
+    if (t.info.columns.empty()) throw SnapshotError("snapshot " + path() + ": no column metadata for table " + t.info.name);
+    tables_.push_back(std::move(t));
+  }
+  if (tables_.empty()) throw SnapshotError("snapshot " + path() + ": holds no tables");
+}
+
+void SnapshotReader::VerifyCounts() {
+  db_->Exec("PRAGMA query_only = ON");
+  auto check = db_->Prepare("PRAGMA quick_check");
+  check.Step();
+  const std::string verdict = check.Text(0).value_or("integrity check failed");
+  if (verdict != "ok") {
+    throw SnapshotError("snapshot " + path() + ": damaged (" + verdict.substr(0, verdict.find('\n')) + ")");
+  }
+  for (const auto& t : tables_) {
+    auto count = db_->Prepare("SELECT count(*) FROM " + SqliteIdent(t.rows_table));
+    count.Step();
+    if (count.Int(0) != t.row_count) {
+      throw SnapshotError("snapshot " + path() + ": table " + t.info.name + " has " + std::to_string(count.Int(0)) +
+                          " rows but the file records " + std::to_string(t.row_count) + " (truncated or edited)");
+    }
+  }
+}
+
+std::string SnapshotReader::Meta(const std::string& key) const {
+  auto it = meta_.find(key);
+  return it == meta_.end() ? "" : it->second;
+}
+
+const SnapshotTable* SnapshotReader::FindTable(const std::string& name) const {
+  for (const auto& t : tables_) {
+    if (t.info.name == name) return &t;
+  }
+  return nullptr;
+}
+
+void SnapshotReader::ForEachRow(const SnapshotTable& table, const std::function<void(const RowValues&)>& visit) const {
+  std::string columns;
+  for (const auto& c : table.info.columns) columns += (columns.empty() ? "" : ", ") + SqliteIdent(c.name);
+  auto stmt = db_->Prepare("SELECT " + columns + " FROM " + SqliteIdent(table.rows_table) + " ORDER BY rowid");
+  RowValues row(table.info.columns.size());
+  while (stmt.Step()) {
+    for (size_t i = 0; i < row.size(); ++i) row[i] = stmt.Text(static_cast<int>(i));
+    visit(row);
+  }
+}
+
+std::optional<RowValues> SnapshotReader::FindRow(const SnapshotTable& table, const std::string& column,
+                                                 const std::string& value) const {
+  std::string columns;
+  for (const auto& c : table.info.columns) columns += (columns.empty() ? "" : ", ") + SqliteIdent(c.name);
+  auto stmt = db_->Prepare("SELECT " + columns + " FROM " + SqliteIdent(table.rows_table) + " WHERE " +
+                           SqliteIdent(column) + " = ? LIMIT 1");
+  stmt.Bind(1, value);
+  if (!stmt.Step()) return std::nullopt;
+  RowValues row(table.info.columns.size());
+  for (size_t i = 0; i < row.size(); ++i) row[i] = stmt.Text(static_cast<int>(i));
+  return row;
+}
+
+}  // namespace dbrefresh

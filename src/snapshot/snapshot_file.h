@@ -1,0 +1,85 @@
+// The snapshot file (SPEC section 3): a self-describing SQLite database of preserved tables.
+//
+// Layout (documented in the README for people with sqlite3):
+//   dbrefresh_meta(key, value)                 format_version, created_at, source_*, flyway_*, ...
+//   dbrefresh_tables(table_name, position, rows_table, row_count)
+//   dbrefresh_columns(table_name, position, column_name, type, not_null, default_expr, identity, generated_expr)
+//   dbrefresh_constraints(table_name, constraint_name, kind, columns, definition, ref_table, ref_columns)
+//   rows_<table>(<the table's columns, all TEXT>)   PostgreSQL text representation, NULL as NULL
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "catalog/schema_model.h"
+#include "snapshot/sqlite_db.h"
+
+namespace dbrefresh {
+
+constexpr int kSnapshotFormatVersion = 1;
+
+using RowValues = std::vector<std::optional<std::string>>;
+
+struct SnapshotTable {
+  TableInfo info;
+  std::string rows_table;
+  long long row_count = 0;
+};
+
+// Writes a snapshot to `<path>.partial-<pid>` (mode 0600) and renames it into place on Commit().
+// Destroying an uncommitted writer removes the partial file: a reader never sees half a snapshot.
+class SnapshotWriter {
+ public:
+  explicit SnapshotWriter(const std::string& path);
+  ~SnapshotWriter();
+
+  void SetMeta(const std::string& key, const std::string& value);
+  // Starts a table; rows then go through AddRow until the next BeginTable or Commit.
+  void BeginTable(const TableInfo& table);
+  void AddRow(const RowValues& values);
+  // Records row counts, indexes the key columns, fsyncs and renames into place.
+  void Commit();
+
+ private:
+  void FinishTable();
+  std::string path_;
+  std::string partial_path_;
+  std::unique_ptr<SqliteDb> db_;
+  std::unique_ptr<SqliteStatement> insert_;
+  std::vector<SnapshotTable> tables_;
+  bool committed_ = false;
+};
+
+// Opens a snapshot read-only and verifies it (format version, tables, row counts, integrity).
+// Any problem throws SnapshotError (exit 6) with a one-line reason naming the file.
+class SnapshotReader {
+ public:
+  explicit SnapshotReader(const std::string& path);
+
+  const std::string& path() const { return db_->path(); }
+  const std::map<std::string, std::string>& meta() const { return meta_; }
+  std::string Meta(const std::string& key) const;
+  const std::vector<SnapshotTable>& tables() const { return tables_; }
+  const SnapshotTable* FindTable(const std::string& name) const;
+
+  // Streams the table's rows in the order they were saved; values follow info.columns.
+  void ForEachRow(const SnapshotTable& table, const std::function<void(const RowValues&)>& visit) const;
+
+  // The row whose `column` equals `value`, if any (uses the index made for key columns).
+  std::optional<RowValues> FindRow(const SnapshotTable& table, const std::string& column,
+                                   const std::string& value) const;
+
+ private:
+  void ReadMeta();
+  void ReadTables();
+  void VerifyCounts();
+  std::unique_ptr<SqliteDb> db_;
+  std::map<std::string, std::string> meta_;
+  std::vector<SnapshotTable> tables_;
+};
+
+}  // namespace dbrefresh

@@ -1,0 +1,85 @@
+// The snapshot step: COPY out of PostgreSQL, straight into the SQLite snapshot file.
+#include "snapshot/take_snapshot.h"
+
+#include <pqxx/pqxx>
+
+#include "catalog/catalog.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/sql_text.h"
+#include "connect/pg_session.h"
+#include "snapshot/copy_text.h"
+#include "snapshot/snapshot_file.h"
+
+namespace dbrefresh {
+namespace {
+
+using SnapshotTransaction = pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::readwrite_policy::read_only>;
+
+void WriteSourceMeta(SnapshotWriter& writer, pqxx::transaction_base& tx, const ConnectionSpec& spec,
+                     const Config& config, SnapshotSummary& summary) {
+  auto values = ParseConninfo(spec.conninfo);
+  auto server = tx.exec("SELECT current_database(), current_user, current_setting('server_version'), "
+                        "coalesce(inet_server_port()::text, current_setting('port'))")[0];
+  writer.SetMeta("dbrefresh_version", DBREFRESH_VERSION);
+  writer.SetMeta("created_at", log::UtcNow());
+  writer.SetMeta("source_host", values.count("host") ? values["host"] : (values.count("hostaddr") ? values["hostaddr"] : "local socket"));
+  writer.SetMeta("source_port", server[3].as<std::string>());
+  writer.SetMeta("source_database", server[0].as<std::string>());
+  writer.SetMeta("source_user", server[1].as<std::string>());
+  writer.SetMeta("server_version", server[2].as<std::string>());
+  writer.SetMeta("schema", config.schema);
+  writer.SetMeta("migration_table", config.migration_table);
+  auto migrations = catalog::ReadMigrations(tx, config.schema, config.migration_table);
+  summary.flyway_version = migrations.empty() ? "" : migrations.back().version;
+  writer.SetMeta("flyway_version", summary.flyway_version);
+  writer.SetMeta("flyway_script", migrations.empty() ? "" : migrations.back().script);
+  writer.SetMeta("flyway_migration_count", std::to_string(migrations.size()));
+}
+
+long long CopyTableRows(pqxx::transaction_base& tx, const TableInfo& table, SnapshotWriter& writer) {
+  std::vector<std::string> names;
+  for (const auto& c : table.columns) names.push_back(c.name);
+  // libpqxx 6.4 puts the table name into COPY as given and quotes each column name itself.
+  pqxx::stream_from stream(tx, sql::QualifiedName(table.schema, table.name), names);
+  std::string line;
+  RowValues values;
+  long long rows = 0;
+  while (stream.get_raw_line(line)) {
+    copy_text::DecodeLine(line, names.size(), values);
+    writer.AddRow(values);
+    if (++rows % 200000 == 0) log::Info("snapshot progress", {{"table", table.name}, {"rows", rows}});
+  }
+  stream.complete();
+  return rows;
+}
+
+}  // namespace
+
+SnapshotSummary TakeSnapshot(const ConnectionSpec& target, const Config& config, const std::string& out_path) {
+  PgSession session = OpenSession(target, Access::kReadOnly);
+  SnapshotSummary summary{out_path, "", {}};
+  SnapshotWriter writer(out_path);
+  try {
+    SnapshotTransaction tx(*session.conn);
+    WriteSourceMeta(writer, tx, target, config, summary);
+    for (const auto& preserve : config.preserve) {
+      auto table = catalog::ReadTable(tx, config.schema, preserve.table);
+      if (!table) {
+        throw BlockedError("table " + config.schema + "." + preserve.table + " not found in " + session.masked +
+                           " (listed in the preserved tables)");
+      }
+      writer.BeginTable(*table);
+      long long rows = CopyTableRows(tx, *table, writer);
+      summary.row_counts.emplace_back(preserve.table, rows);
+      log::Info("saved table", {{"table", preserve.table}, {"rows", rows}});
+    }
+    tx.commit();
+  } catch (...) {
+    RethrowDatabaseError("snapshot of " + session.masked);
+  }
+  writer.Commit();
+  return summary;
+}
+
+}  // namespace dbrefresh

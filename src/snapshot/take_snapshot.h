@@ -1,0 +1,26 @@
+// The `snapshot` step: saves the preserved tables of a database into a snapshot file.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config/config.h"
+#include "connect/connection_spec.h"
+
+namespace dbrefresh {
+
+struct SnapshotSummary {
+  std::string path;
+  std::string flyway_version;
+  std::vector<std::pair<std::string, long long>> row_counts;  // table, rows
+};
+
+// Reads every preserved table in one repeatable-read, read-only transaction (one consistent
+// view), streaming rows with COPY into the file; memory stays flat in the row count.
+// On success the file at `out_path` is complete (mode 0600); on failure no file is left there
+// and an earlier file of that name is untouched.
+// Throws: ConnectionError (3); BlockedError (4) when a preserved table is missing, naming it.
+SnapshotSummary TakeSnapshot(const ConnectionSpec& target, const Config& config, const std::string& out_path);
+
+}  // namespace dbrefresh

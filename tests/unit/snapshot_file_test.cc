@@ -1,0 +1,154 @@
+// The snapshot file: written whole or not at all, 0600, and verified on read.
+#include "snapshot/snapshot_file.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+
+namespace dbrefresh {
+namespace {
+
+namespace fs = std::filesystem;
+
+TableInfo UsersTable() {
+  TableInfo t{"public", "users", {}, {}};
+  t.columns = {{"id", 1, "uuid", true, std::nullopt, "", std::nullopt},
+               {"name", 2, "text", true, std::nullopt, "", std::nullopt},
+               {"email", 3, "text", false, std::string("'unknown@x'::text"), "", std::nullopt}};
+  t.constraints = {{"users_pkey", 'p', {"id"}, "PRIMARY KEY (id)", "", {}}};
+  return t;
+}
+
+class SnapshotFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("dbrefresh-snapfile-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+    path_ = (dir_ / "snap.db").string();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  void WriteValid(const std::vector<RowValues>& rows) {
+    SnapshotWriter writer(path_);
+    writer.SetMeta("schema", "public");
+    writer.BeginTable(UsersTable());
+    for (const auto& r : rows) writer.AddRow(r);
+    writer.Commit();
+  }
+
+  void ExpectBadSnapshot(const std::string& fragment) {
+    try {
+      SnapshotReader reader(path_);
+      FAIL() << "read a bad snapshot";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::kBadSnapshot) << e.what();
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << "one line";
+    }
+  }
+
+  fs::path dir_;
+  std::string path_;
+};
+
+TEST_F(SnapshotFileTest, RoundTripsValuesAndNullsExactly) {
+  std::vector<RowValues> rows = {{std::string("a1"), std::string("O'Brien\t\"x\"\n\\ 🙂"), std::nullopt},
+                                 {std::string("a2"), std::string(""), std::string("e@x")}};
+  WriteValid(rows);
+  SnapshotReader reader(path_);
+  ASSERT_EQ(reader.tables().size(), 1u);
+  EXPECT_EQ(reader.tables()[0].row_count, 2);
+  EXPECT_EQ(reader.tables()[0].info.columns[2].default_expr.value_or(""), "'unknown@x'::text");
+  EXPECT_EQ(reader.tables()[0].info.PrimaryKey()->columns, std::vector<std::string>{"id"});
+  std::vector<RowValues> read;
+  reader.ForEachRow(reader.tables()[0], [&](const RowValues& r) { read.push_back(r); });
+  EXPECT_EQ(read, rows);
+  EXPECT_EQ(reader.FindRow(reader.tables()[0], "id", "a2").value(), rows[1]);
+}
+
+TEST_F(SnapshotFileTest, IsCreatedWithMode0600) {
+  WriteValid({});
+  struct stat st {};
+  ASSERT_EQ(::stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+}
+
+TEST_F(SnapshotFileTest, AnAbandonedWriteLeavesTheOldFileAndNoPartial) {
+  WriteValid({{std::string("old"), std::string("n"), std::nullopt}});
+  {
+    SnapshotWriter writer(path_);
+    writer.BeginTable(UsersTable());
+    writer.AddRow({std::string("new"), std::string("n"), std::nullopt});
+  }  // destroyed without Commit, as when a step throws
+  SnapshotReader reader(path_);
+  std::vector<RowValues> read;
+  reader.ForEachRow(reader.tables()[0], [&](const RowValues& r) { read.push_back(r); });
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(read[0][0].value(), "old");
+  for (const auto& entry : fs::directory_iterator(dir_)) EXPECT_EQ(entry.path().filename(), "snap.db");
+}
+
+TEST_F(SnapshotFileTest, MissingFileIsExit6) { ExpectBadSnapshot("no such file"); }
+
+TEST_F(SnapshotFileTest, ForeignTextFileIsExit6) {
+  std::ofstream(path_) << "this is not a database\n";
+  ExpectBadSnapshot(path_);
+}
+
+TEST_F(SnapshotFileTest, ForeignSqliteDatabaseIsExit6) {
+  {
+    SqliteDb db(path_, SqliteDb::Mode::kCreate);
+    db.Exec("CREATE TABLE something_else (x); INSERT INTO something_else VALUES (1)");
+  }
+  ExpectBadSnapshot("not a dbrefresh snapshot");
+}
+
+TEST_F(SnapshotFileTest, NewerFormatIsExit6) {
+  WriteValid({});
+  {
+    SqliteDb db(path_, SqliteDb::Mode::kCreate);
+    db.Exec("UPDATE dbrefresh_meta SET value = '99' WHERE key = 'format_version'");
+  }
+  ExpectBadSnapshot("format version 99");
+}
+
+TEST_F(SnapshotFileTest, RowCountMismatchIsExit6) {
+  WriteValid({{std::string("a"), std::string("n"), std::nullopt}, {std::string("b"), std::string("n"), std::nullopt}});
+  {
+    SqliteDb db(path_, SqliteDb::Mode::kCreate);
+    db.Exec("DELETE FROM rows_users WHERE id = 'b'");
+  }
+  ExpectBadSnapshot("truncated or edited");
+}
+
+TEST_F(SnapshotFileTest, TruncatedFileIsExit6) {
+  std::vector<RowValues> rows;
+  for (int i = 0; i < 5000; ++i) rows.push_back({std::to_string(i), std::string(200, 'x'), std::nullopt});
+  WriteValid(rows);
+  fs::resize_file(path_, fs::file_size(path_) / 2);
+  ExpectBadSnapshot(path_);
+}
+
+TEST_F(SnapshotFileTest, GarbageInTheMiddleIsExit6) {
+  std::vector<RowValues> rows;
+  for (int i = 0; i < 5000; ++i) rows.push_back({std::to_string(i), std::string(200, 'x'), std::nullopt});
+  WriteValid(rows);
+  {
+    std::fstream f(path_, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(path_) / 2));
+    std::string junk(70000, '\xAB');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  ExpectBadSnapshot(path_);
+}
+
+}  // namespace
+}  // namespace dbrefresh
