@@ -41,8 +41,8 @@ log() { echo "current-job: $*"; }
 # run_step NUMBER NAME STDIN_FILE COMMAND...   (STDIN_FILE "-" for none)
 run_step() {
   local n="$1" name="$2" input="$3"; shift 3
-  local shown
-  shown="$(printf '%q ' "$@" | redact)"
+  local shown="" arg
+  for arg in "$@"; do shown+="$(printf '%q ' "$(printf '%s' "$arg" | redact)")"; done
   [ "$input" = "-" ] || shown+="< $input"
   log "step $n/4 $name: $shown"
   local t0 rc
@@ -57,7 +57,7 @@ run_step() {
   local errors
   errors=$(grep -c 'ERROR' "$workdir/$name.stderr" 2>/dev/null || true)
   log "step $n/4 $name: exit $rc, ${errors:-0} ERROR line(s) on stderr, $(( $(now_ms) - t0 )) ms"
-  return $rc
+  return "$rc"
 }
 
 run_step 1 dump-source - \

@@ -58,7 +58,7 @@ port_in_use() {
   fi
 }
 
-# Prints a free port >= $1 (none of the ports we have already handed out in this run).
+# Prints the first port >= $1 that nothing listens on.
 free_port() {
   local port="$1"
   while [ "$port" -lt 65535 ]; do
@@ -127,11 +127,16 @@ init_cluster() {
   as_pg "$PG_BIN/initdb" -D "$data" -U "$SUPERUSER" -E UTF8 --locale=C.UTF-8 --no-sync \
         --auth-local=peer --auth-host=scram-sha-256 >"$log" 2>&1 \
     || { cat "$log" >&2; return 1; }
-  # only loopback TCP with passwords; the unix socket (in the data directory) only for the postgres OS user
+  # only loopback TCP with passwords; the unix socket (in the data directory) only for the OS user that runs
+  # the cluster, as the database superuser
   as_pg sh -c "cat > '$data/pg_hba.conf'" <<EOF
 # dbrefresh testbed: TYPE DATABASE USER ADDRESS METHOD
-local   all   $SUPERUSER                  peer
+local   all   $SUPERUSER                  peer map=testbed
 host    all   all         127.0.0.1/32    scram-sha-256
+EOF
+  as_pg sh -c "cat > '$data/pg_ident.conf'" <<EOF
+# MAPNAME  SYSTEM-USERNAME  PG-USERNAME
+testbed    $PG_OS_USER      $SUPERUSER
 EOF
 }
 
@@ -154,19 +159,32 @@ log_min_messages = warning
 EOF
   # 9>&-: the postmaster must not inherit the port lock
   if ! as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$data/server.log" -w -t 30 start >/dev/null 2>&1 9>&-; then
-    echo "testbed: $name cluster did not start on 127.0.0.1:$port within 30 s; end of $data/server.log:" >&2
+    echo "testbed: $name cluster failed to start on 127.0.0.1:$port (or not within 30 s); end of $data/server.log:" >&2
     tail -n 20 "$data/server.log" >&2 || true
     return 1
   fi
   started+=("$data")
   phase "$name: started on port $port"
-  local i
-  for i in $(seq 1 300); do
+  for _ in $(seq 1 300); do
     "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -t 1 && return 0
     sleep 0.1
   done
   echo "testbed: $name cluster on 127.0.0.1:$port does not accept connections after 30 s; end of $data/server.log:" >&2
   tail -n 20 "$data/server.log" >&2 || true
+  return 1
+}
+
+# Starts cluster NAME on the first free port >= FROM; if another process takes the port between the probe
+# and the bind, tries the next one (5 attempts). Sets STARTED_PORT.
+start_on_free_port() {
+  local name="$1" data="$2" port="$3" attempt
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port "$port") || { echo "testbed: no free port from $3 up" >&2; return 1; }
+    if configure_and_start "$name" "$data" "$port"; then STARTED_PORT=$port; return 0; fi
+    grep -q 'could not bind\|could not create listen socket' "$data/server.log" 2>/dev/null || return 1
+    echo "testbed: port $port was taken meanwhile (attempt $attempt), trying the next one" >&2
+    port=$((port + 1))
+  done
   return 1
 }
 
@@ -201,8 +219,8 @@ cmd_start() {
   fi
   mkdir -p "$DIR"
   DIR="$(cd "$DIR" && pwd)"
+  touch "$DIR/$MARKER"   # from here on, `stop DIR` removes DIR
   check_traversable "$DIR"
-  touch "$DIR/$MARKER"
   [ "$(id -u)" -eq 0 ] && chown "$PG_OS_USER:" "$DIR"
   chmod 0755 "$DIR"
   trap cleanup_on_failure EXIT
@@ -218,7 +236,7 @@ cmd_start() {
   local rc1=0 rc2=0
   wait $p1 || rc1=$?
   wait $p2 || rc2=$?
-  [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] || die "initdb failed"
+  if [ $rc1 -ne 0 ] || [ $rc2 -ne 0 ]; then die "initdb failed"; fi
 
   phase "pick ports and start"
   # pick ports and start, under a lock so that concurrent starts never pick the same port
@@ -226,10 +244,10 @@ cmd_start() {
   exec 9>>"$LOCKFILE"
   chmod 0666 "$LOCKFILE" 2>/dev/null || true
   flock -w 120 9 || die "could not take the port lock $LOCKFILE"
-  prod_port=$(free_port "$FIRST_PORT") || die "no free port from $FIRST_PORT up"
-  configure_and_start prod "$prod" "$prod_port" || die "prod cluster failed to start"
-  preprod_port=$(free_port $((prod_port + 1))) || die "no free port above $prod_port"
-  configure_and_start preprod "$preprod" "$preprod_port" || die "preprod cluster failed to start"
+  start_on_free_port prod "$prod" "$FIRST_PORT" || die "prod cluster failed to start"
+  prod_port=$STARTED_PORT
+  start_on_free_port preprod "$preprod" $((prod_port + 1)) || die "preprod cluster failed to start"
+  preprod_port=$STARTED_PORT
   flock -u 9
   exec 9>&-
 
@@ -240,7 +258,7 @@ cmd_start() {
   rc1=0 rc2=0
   wait $p1 || rc1=$?
   wait $p2 || rc2=$?
-  [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] || die "provisioning failed"
+  if [ $rc1 -ne 0 ] || [ $rc2 -ne 0 ]; then die "provisioning failed"; fi
 
   phase "write env"
   local q="'"
