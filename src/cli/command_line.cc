@@ -16,8 +16,8 @@ cxxopts::Options NewOptions(const std::string& command, const std::string& summa
         ("config", "JSON configuration file (SPEC section 7)", cxxopts::value<std::string>())
         ("schema", "Schema of the preserved tables (default public)", cxxopts::value<std::string>())
         ("log-format", "text or json (one JSON object per line)", cxxopts::value<std::string>()->default_value("text"))
-        ("quiet", "Only warnings and errors")
-        ("verbose", "Debug output as well");
+        ("q,quiet", "Only warnings and errors")
+        ("v,verbose", "Debug output as well");
   }
   return options;
 }

@@ -23,7 +23,5 @@ int RunPreflight(int argc, char** argv) {
   return NotYet("preflight", "Compare source and target read-only", argc, argv);
 }
 int RunRefresh(int argc, char** argv) { return NotYet("refresh", "The whole job", argc, argv); }
-int RunRestoreUsers(int argc, char** argv) { return NotYet("restore-users", "Re-insert a snapshot's rows", argc, argv); }
-int RunSeedSql(int argc, char** argv) { return NotYet("seed-sql", "Write seed SQL from a snapshot", argc, argv); }
 
 }  // namespace dbrefresh::cli

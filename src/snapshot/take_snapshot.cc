@@ -40,12 +40,15 @@ void WriteSourceMeta(SnapshotWriter& writer, pqxx::transaction_base& tx, const C
 long long CopyTableRows(pqxx::transaction_base& tx, const TableInfo& table, SnapshotWriter& writer) {
   std::vector<std::string> names;
   for (const auto& c : table.columns) names.push_back(c.name);
-  // libpqxx 6.4 puts the table name into COPY as given and quotes each column name itself.
-  pqxx::stream_from stream(tx, sql::QualifiedName(table.schema, table.name), names);
+  // libpqxx 6.4 pastes the table and column names into COPY as given, so they go in quoted.
+  std::vector<std::string> quoted;
+  for (const auto& n : names) quoted.push_back(sql::QuoteIdent(n));
+  pqxx::stream_from stream(tx, sql::QualifiedName(table.schema, table.name), quoted);
   std::string line;
   RowValues values;
   long long rows = 0;
   while (stream.get_raw_line(line)) {
+    if (!line.empty() && line.back() == '\n') line.pop_back();  // libpqxx 6.4 keeps COPY's line end
     copy_text::DecodeLine(line, names.size(), values);
     writer.AddRow(values);
     if (++rows % 200000 == 0) log::Info("snapshot progress", {{"table", table.name}, {"rows", rows}});

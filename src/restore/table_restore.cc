@@ -1,0 +1,236 @@
+// The set-based restore of one table, with row-by-row fallback (see table_restore.h).
+#include "restore/table_restore.h"
+
+#include <pqxx/tablewriter>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/sql_text.h"
+#include "snapshot/copy_text.h"
+
+namespace dbrefresh {
+namespace {
+
+using sql::IdentList;
+using sql::QuoteIdent;
+
+std::string FirstLine(const std::string& text) {
+  std::string line = text.substr(0, text.find('\n'));
+  return line;
+}
+
+std::string StageColumn(size_t i) { return "c" + std::to_string(i); }
+
+std::vector<std::string> WrittenNames(const TableMapping& mapping) {
+  std::vector<std::string> names;
+  for (const ColumnPlan* c : mapping.Written()) names.push_back(c->column);
+  return names;
+}
+
+// Runs `sql` once for all rows with filter TRUE; if PostgreSQL refuses, re-runs it per pending
+// row (filter "<alias>._row = $1") in savepoints and records each refused row in Failed().
+long long RunWithRowFallback(pqxx::work& tx, const TableRestorePlan& plan, const std::string& sql,
+                             const std::string& pending_rows_query, const std::string& what) {
+  try {
+    pqxx::subtransaction bulk(tx, "dbrefresh_bulk");
+    auto result = bulk.exec(sql + " AND TRUE");
+    bulk.commit();
+    return result.affected_rows();
+  } catch (const pqxx::sql_error& e) {
+    if (!e.sqlstate().empty() && e.sqlstate().rfind("08", 0) == 0) throw;
+    log::Info("a set-based step was refused; retrying row by row",
+              {{"table", plan.target.name}, {"step", what}, {"reason", FirstLine(e.what())}});
+  }
+  long long done = 0;
+  const auto pending = tx.exec(pending_rows_query);
+  for (const auto& row : pending) {
+    const long long id = row[0].as<long long>();
+    try {
+      pqxx::subtransaction one(tx, "dbrefresh_row");
+      done += one.exec_params(sql + " AND _row = $1", id).affected_rows();
+      one.commit();
+    } catch (const pqxx::sql_error& e) {
+      if (!e.sqlstate().empty() && e.sqlstate().rfind("08", 0) == 0) throw;
+      tx.exec_params("INSERT INTO " + plan.Failed() + " VALUES ($1, $2)", id, what + ": " + FirstLine(e.what()));
+    }
+  }
+  return done;
+}
+
+void CreateTempTables(pqxx::work& tx, const TableRestorePlan& plan) {
+  std::string stage = "CREATE TEMP TABLE " + plan.Stage() + " (_row bigint";
+  for (size_t i = 0; i < plan.snapshot->info.columns.size(); ++i) stage += ", " + StageColumn(i) + " text";
+  tx.exec(stage + ") ON COMMIT DROP");
+  std::string typed = "CREATE TEMP TABLE " + plan.Typed() + " (_row bigint, _class text";
+  if (plan.pk.size() == 1) typed += ", _match " + plan.target.FindColumn(plan.pk[0])->type;
+  for (const ColumnPlan* c : plan.mapping.Written()) typed += ", " + QuoteIdent(c->column) + " " + c->type;
+  tx.exec(typed + ") ON COMMIT DROP");
+  tx.exec("CREATE TEMP TABLE " + plan.Failed() + " (_row bigint, reason text) ON COMMIT DROP");
+}
+
+// COPY the snapshot's text values into the all-text staging table.
+// libpqxx 6.4's stream_to only takes fixed-size tuples, so rows of any width go through
+// tablewriter::write_raw_line, with the escaping done by copy_text::EncodeField.
+void StageRows(pqxx::work& tx, const SnapshotReader& snapshot, const TableRestorePlan& plan) {
+  std::vector<std::string> columns = {"_row"};
+  for (size_t i = 0; i < plan.snapshot->info.columns.size(); ++i) columns.push_back(StageColumn(i));
+  pqxx::tablewriter writer(tx, plan.Stage(), columns.begin(), columns.end());
+  long long row = 0;
+  std::string line;
+  snapshot.ForEachRow(*plan.snapshot, [&](const RowValues& values) {
+    line = std::to_string(++row);
+    for (const auto& v : values) line += "\t" + copy_text::EncodeField(v);
+    writer.write_raw_line(line);
+  });
+  writer.complete();
+  tx.exec("ANALYZE " + plan.Stage());
+}
+
+std::string CastExpression(const ColumnPlan& c) {
+  if (c.source == ColumnSource::kCopy) return "s." + StageColumn(static_cast<size_t>(c.snapshot_index)) + "::" + c.type;
+  return sql::TypedLiteral(c.literal, c.type);
+}
+
+void CastRows(pqxx::work& tx, const TableRestorePlan& plan) {
+  std::string exprs;
+  for (const ColumnPlan* c : plan.mapping.Written()) exprs += ", " + CastExpression(*c);
+  const auto names = WrittenNames(plan.mapping);
+  const std::string sql = "INSERT INTO " + plan.Typed() + " (_row" + (names.empty() ? "" : ", " + IdentList(names)) +
+                          ") SELECT s._row" + exprs + " FROM " + plan.Stage() + " s WHERE NOT EXISTS (SELECT 1 FROM " +
+                          plan.Failed() + " f WHERE f._row = s._row)";
+  RunWithRowFallback(tx, plan, sql, "SELECT _row FROM " + plan.Stage() + " ORDER BY _row", "cannot convert");
+}
+
+void RepointChildren(pqxx::work& tx, const TableRestorePlan& plan) {
+  for (const auto& r : plan.repoints) {
+    tx.exec("UPDATE " + plan.Typed() + " y SET " + QuoteIdent(r.column) + " = m.new_key FROM " + r.idmap_table +
+            " m WHERE y." + QuoteIdent(r.column) + " = m.old_key");
+  }
+}
+
+std::string EqualOn(const std::vector<std::string>& columns, const std::string& a, const std::string& b) {
+  std::string out;
+  for (const auto& c : columns) out += (out.empty() ? "" : " AND ") + a + "." + QuoteIdent(c) + " = " + b + "." + QuoteIdent(c);
+  return out;
+}
+
+void Classify(pqxx::work& tx, const TableRestorePlan& plan) {
+  const std::string target = plan.QualifiedTarget();
+  if (!plan.pk.empty()) {
+    tx.exec("UPDATE " + plan.Typed() + " y SET _class = 'pk' FROM " + target + " t WHERE " + EqualOn(plan.pk, "t", "y"));
+  }
+  for (const auto& key : plan.match_keys) {
+    const std::string match = plan.pk.size() == 1 ? ", _match = t." + QuoteIdent(plan.pk[0]) : "";
+    tx.exec("UPDATE " + plan.Typed() + " y SET _class = 'key'" + match + " FROM " + target +
+            " t WHERE y._class IS NULL AND " + EqualOn(key, "t", "y"));
+  }
+  if (!plan.duplicate_check.empty()) {
+    std::string same;
+    for (const auto& c : plan.duplicate_check) {
+      const ColumnInfo* info = plan.target.FindColumn(c);
+      const std::string op = info && info->not_null ? " = " : " IS NOT DISTINCT FROM ";
+      same += (same.empty() ? "" : " AND ") + std::string("t.") + QuoteIdent(c) + op + "y." + QuoteIdent(c);
+    }
+    tx.exec("UPDATE " + plan.Typed() + " y SET _class = 'dup' WHERE y._class IS NULL AND EXISTS (SELECT 1 FROM " +
+            target + " t WHERE " + same + ")");
+  }
+  if (plan.pk.size() == 1) {
+    tx.exec("CREATE TEMP TABLE " + plan.IdMap() + " ON COMMIT DROP AS SELECT " + QuoteIdent(plan.pk[0]) +
+            " AS old_key, _match AS new_key FROM " + plan.Typed() + " WHERE _class = 'key'");
+  }
+}
+
+long long CountClass(pqxx::work& tx, const TableRestorePlan& plan, const std::string& cls) {
+  return tx.exec_params("SELECT count(*) FROM " + plan.Typed() + " WHERE _class = $1", cls)[0][0].as<long long>();
+}
+
+// Under --on-conflict update: the snapshot's copied values over the existing row (its key stays).
+long long UpdateExisting(pqxx::work& tx, const TableRestorePlan& plan, const std::string& cls, const std::string& join) {
+  if (plan.update_columns.empty()) return 0;
+  const auto& cols = plan.update_columns;
+  const std::string sql = "UPDATE " + plan.QualifiedTarget() + " t SET (" + IdentList(cols) + ") = ROW(" +
+                          IdentList(cols, "y") + ") FROM " + plan.Typed() + " y WHERE y._class = '" + cls + "' AND " +
+                          join + " AND (" + IdentList(cols, "t") + ") IS DISTINCT FROM (" + IdentList(cols, "y") + ")";
+  return tx.exec(sql).affected_rows();
+}
+
+void ResolveConflicts(pqxx::work& tx, const TableRestorePlan& plan, OnConflict policy, TableOutcome& outcome) {
+  const long long same_pk = CountClass(tx, plan, "pk");
+  outcome.matched_by_key = CountClass(tx, plan, "key");
+  outcome.already_present = same_pk + CountClass(tx, plan, "dup");
+  if (policy == OnConflict::kFail && same_pk > 0) {
+    auto first = tx.exec("SELECT " + QuoteIdent(plan.pk[0]) + "::text FROM " + plan.Typed() + " WHERE _class = 'pk' LIMIT 1");
+    throw BlockedError("table " + plan.target.name + ": " + std::to_string(same_pk) + " row(s) already in the target (first " +
+                       plan.pk[0] + " = " + first[0][0].as<std::string>() + ") and --on-conflict is fail; nothing written");
+  }
+  if (policy != OnConflict::kUpdate) return;
+  long long by_pk = plan.pk.empty() ? 0 : UpdateExisting(tx, plan, "pk", EqualOn(plan.pk, "t", "y"));
+  long long by_key = plan.pk.size() == 1 ? UpdateExisting(tx, plan, "key", "t." + QuoteIdent(plan.pk[0]) + " = y._match") : 0;
+  outcome.updated = by_pk + by_key;
+  outcome.already_present -= by_pk;
+}
+
+void InsertNewRows(pqxx::work& tx, const TableRestorePlan& plan, TableOutcome& outcome) {
+  const auto names = WrittenNames(plan.mapping);
+  const std::string sql = "INSERT INTO " + plan.QualifiedTarget() + " (" + IdentList(names) + ")" +
+                          (plan.mapping.overriding_system_value ? " OVERRIDING SYSTEM VALUE" : "") + " SELECT " +
+                          IdentList(names, "y") + " FROM " + plan.Typed() + " y WHERE y._class IS NULL";
+  outcome.inserted = RunWithRowFallback(tx, plan, sql,
+                                        "SELECT _row FROM " + plan.Typed() + " WHERE _class IS NULL ORDER BY _row",
+                                        "cannot insert");
+}
+
+// Identity and serial sequences must end past the highest value now in the table.
+void MoveSequencesPastMax(pqxx::work& tx, const TableRestorePlan& plan) {
+  for (const auto& c : plan.target.columns) {
+    const bool serial = c.default_expr && c.default_expr->rfind("nextval(", 0) == 0;
+    if (!c.is_identity() && !serial) continue;
+    auto seq = tx.exec_params("SELECT pg_get_serial_sequence($1, $2)", plan.QualifiedTarget(), c.name);
+    if (seq.empty() || seq[0][0].is_null()) continue;
+    const std::string name = seq[0][0].as<std::string>();
+    tx.exec("SELECT setval('" + tx.esc(name) + "', m) FROM (SELECT max(" + QuoteIdent(c.name) + ")::bigint AS m FROM " +
+            plan.QualifiedTarget() + ") x WHERE m IS NOT NULL AND m > (SELECT last_value FROM " + name + ")");
+  }
+}
+
+}  // namespace
+
+std::string TableRestorePlan::QualifiedTarget() const { return sql::QualifiedName(target.schema, target.name); }
+
+void RestoreTable(pqxx::work& tx, const SnapshotReader& snapshot, const TableRestorePlan& plan, OnConflict on_conflict,
+                  TableOutcome& outcome, std::vector<std::string>& warnings) {
+  CreateTempTables(tx, plan);
+  StageRows(tx, snapshot, plan);
+  if (plan.mapping.Unfillable()) {
+    const std::string reason = "column(s) " + IdentList(plan.mapping.Names(ColumnSource::kUnfillable)) +
+                               " are NOT NULL without a default in the target and no value fits";
+    tx.exec_params("INSERT INTO " + plan.Failed() + " SELECT _row, $1 FROM " + plan.Stage(), reason);
+  } else {
+    CastRows(tx, plan);
+    RepointChildren(tx, plan);
+    Classify(tx, plan);
+    ResolveConflicts(tx, plan, on_conflict, outcome);
+    InsertNewRows(tx, plan, outcome);
+    if (outcome.inserted > 0) MoveSequencesPastMax(tx, plan);
+  }
+  outcome.to_seed_sql = tx.exec("SELECT count(*) FROM " + plan.Failed())[0][0].as<long long>();
+  for (const auto& w : plan.mapping.warnings) warnings.push_back(w);
+}
+
+std::vector<std::pair<RowValues, std::string>> FailedRows(pqxx::work& tx, const TableRestorePlan& plan) {
+  std::string columns;
+  const size_t width = plan.snapshot->info.columns.size();
+  for (size_t i = 0; i < width; ++i) columns += ", s." + StageColumn(i);
+  std::vector<std::pair<RowValues, std::string>> rows;
+  for (const auto& r : tx.exec("SELECT f.reason" + columns + " FROM " + plan.Failed() + " f JOIN " + plan.Stage() +
+                               " s USING (_row) ORDER BY _row")) {
+    RowValues values(width);
+    for (size_t i = 0; i < width; ++i) {
+      if (!r[static_cast<int>(i + 1)].is_null()) values[i] = r[static_cast<int>(i + 1)].as<std::string>();
+    }
+    rows.emplace_back(std::move(values), r[0].as<std::string>());
+  }
+  return rows;
+}
+
+}  // namespace dbrefresh

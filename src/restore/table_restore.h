@@ -1,0 +1,52 @@
+// One preserved table's way back into the target: staging, casting, matching, inserting.
+//
+// Every step is set-based (one statement over all rows). When a statement fails, it is re-run
+// row by row inside savepoints, and only the rows that still fail are set aside, with PostgreSQL's
+// reason, for the seed SQL. All of it runs inside the caller's single transaction.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "mapping/column_mapping.h"
+#include "restore/restore_users.h"
+#include "snapshot/snapshot_file.h"
+
+namespace dbrefresh {
+
+// A child FK column whose values are re-pointed through a parent's id map.
+struct Repoint {
+  std::string column;
+  std::string idmap_table;
+};
+
+struct TableRestorePlan {
+  const SnapshotTable* snapshot = nullptr;
+  TableInfo target;
+  TableMapping mapping;
+  std::vector<std::string> pk;                       // target PK columns, when all are written
+  std::vector<std::vector<std::string>> match_keys;  // unique keys whose columns are all written
+  std::vector<std::string> duplicate_check;          // non-PK written columns, when no match key
+  std::vector<std::string> update_columns;           // copied non-PK columns (for --on-conflict update)
+  std::vector<Repoint> repoints;
+  int index = 0;                                     // names the temp tables
+
+  std::string Stage() const { return "dbrefresh_stage_" + std::to_string(index); }
+  std::string Typed() const { return "dbrefresh_typed_" + std::to_string(index); }
+  std::string Failed() const { return "dbrefresh_failed_" + std::to_string(index); }
+  std::string IdMap() const { return "dbrefresh_idmap_" + std::to_string(index); }
+  std::string QualifiedTarget() const;
+};
+
+// Runs every step for one table and fills `outcome`. Rows that cannot go in are left in
+// Failed() (columns _row, reason) for the caller to turn into seed SQL.
+void RestoreTable(pqxx::work& tx, const SnapshotReader& snapshot, const TableRestorePlan& plan,
+                  OnConflict on_conflict, TableOutcome& outcome, std::vector<std::string>& warnings);
+
+// Reads the set-aside rows back from staging: (row values as in the snapshot, reason).
+std::vector<std::pair<RowValues, std::string>> FailedRows(pqxx::work& tx, const TableRestorePlan& plan);
+
+}  // namespace dbrefresh
