@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The one test command: installs what is missing, builds, starts the two throwaway PostgreSQL
+# clusters ("prod" and "preprod" from testdata/), runs every test, and stops the clusters again,
+# also when a test fails. Usage: scripts/test.sh [extra ctest arguments, e.g. -R Restore]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$(nproc)"
+
+# The clusters run as the postgres OS user, which must be able to reach this directory.
+bed_parent=$(mktemp -d /tmp/dbrefresh-tests.XXXXXX)
+chmod 755 "$bed_parent"
+cleanup() { scripts/testbed.sh stop "$bed_parent/bed"; rm -rf "$bed_parent"; }
+trap cleanup EXIT
+scripts/testbed.sh start "$bed_parent/bed"
+# shellcheck disable=SC1091
+source "$bed_parent/bed/env"
+
+ctest --test-dir build --output-on-failure --timeout 300 -j "$(nproc)" "$@"
