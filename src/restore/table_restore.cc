@@ -14,8 +14,17 @@ namespace {
 using sql::IdentList;
 using sql::QuoteIdent;
 
-std::string FirstLine(const std::string& text) {
-  std::string line = text.substr(0, text.find('\n'));
+// PostgreSQL's message with its DETAIL (which names the key), as one line for logs and seed comments.
+std::string OneLine(const std::string& text) {
+  std::string line;
+  for (char c : text) {
+    if (c == '\n' || c == '\r') {
+      if (!line.empty() && line.back() != ' ') line += ' ';
+    } else {
+      line += c;
+    }
+  }
+  while (!line.empty() && line.back() == ' ') line.pop_back();
   return line;
 }
 
@@ -27,34 +36,53 @@ std::vector<std::string> WrittenNames(const TableMapping& mapping) {
   return names;
 }
 
-// Runs `sql` once for all rows with filter TRUE; if PostgreSQL refuses, re-runs it per pending
-// row (filter "<alias>._row = $1") in savepoints and records each refused row in Failed().
-long long RunWithRowFallback(pqxx::work& tx, const TableRestorePlan& plan, const std::string& sql,
-                             const std::string& pending_rows_query, const std::string& what) {
+bool IsConnectionLoss(const pqxx::sql_error& e) { return e.sqlstate().rfind("08", 0) == 0; }
+
+// Runs one statement inside a savepoint (a libpqxx subtransaction): when PostgreSQL refuses it,
+// the outer transaction carries on without it. Plain exec only: in libpqxx 6.4, exec_params on a
+// subtransaction skips its lazy SAVEPOINT, so a failure would abort the outer transaction.
+pqxx::result ExecInSavepoint(pqxx::work& tx, const std::string& sql) {
+  pqxx::subtransaction attempt(tx, "dbrefresh_attempt");
+  pqxx::result r = attempt.exec(sql);
+  attempt.commit();
+  return r;
+}
+
+// Runs `sql` over the rows _row in [lo, hi] inside a savepoint. When PostgreSQL refuses, the range
+// is split in halves and each retried, down to single rows; a single refused row is set aside in
+// Failed() with the reason. k bad rows among n cost about 2k·log2(n/k) statements, not n.
+long long RunRange(pqxx::work& tx, const TableRestorePlan& plan, const std::string& sql, long long lo, long long hi,
+                   const std::string& what) {
   try {
-    pqxx::subtransaction bulk(tx, "dbrefresh_bulk");
-    auto result = bulk.exec(sql + " AND TRUE");
-    bulk.commit();
-    return result.affected_rows();
+    // lo and hi are our own row numbers, not user data.
+    return ExecInSavepoint(tx, sql + " AND _row BETWEEN " + std::to_string(lo) + " AND " + std::to_string(hi))
+        .affected_rows();
   } catch (const pqxx::sql_error& e) {
-    if (!e.sqlstate().empty() && e.sqlstate().rfind("08", 0) == 0) throw;
-    log::Info("a set-based step was refused; retrying row by row",
-              {{"table", plan.target.name}, {"step", what}, {"reason", FirstLine(e.what())}});
-  }
-  long long done = 0;
-  const auto pending = tx.exec(pending_rows_query);
-  for (const auto& row : pending) {
-    const long long id = row[0].as<long long>();
-    try {
-      pqxx::subtransaction one(tx, "dbrefresh_row");
-      done += one.exec_params(sql + " AND _row = $1", id).affected_rows();
-      one.commit();
-    } catch (const pqxx::sql_error& e) {
-      if (!e.sqlstate().empty() && e.sqlstate().rfind("08", 0) == 0) throw;
-      tx.exec_params("INSERT INTO " + plan.Failed() + " VALUES ($1, $2)", id, what + ": " + FirstLine(e.what()));
+    if (IsConnectionLoss(e)) throw;
+    if (lo == hi) {
+      tx.exec_params("INSERT INTO " + plan.Failed() + " VALUES ($1, $2)", lo, what + ": " + OneLine(e.what()));
+      return 0;
     }
   }
-  return done;
+  const long long mid = lo + (hi - lo) / 2;
+  return RunRange(tx, plan, sql, lo, mid, what) + RunRange(tx, plan, sql, mid + 1, hi, what);
+}
+
+// Runs `sql` (ending in a WHERE clause) once for all rows; only if PostgreSQL refuses does it
+// fall back to RunRange, so the common case stays one set-based statement.
+long long RunWithRowFallback(pqxx::work& tx, const TableRestorePlan& plan, const std::string& sql,
+                             const std::string& rows_table, const std::string& what) {
+  try {
+    return ExecInSavepoint(tx, sql).affected_rows();
+  } catch (const pqxx::sql_error& e) {
+    if (IsConnectionLoss(e)) throw;
+    log::Info("a set-based step was refused; narrowing it down to the rows that cause it",
+              {{"table", plan.target.name}, {"step", what}, {"reason", OneLine(e.what())}});
+  }
+  tx.exec("CREATE INDEX ON " + rows_table + " (_row)");
+  auto bounds = tx.exec("SELECT min(_row), max(_row) FROM " + rows_table)[0];
+  if (bounds[0].is_null()) return 0;
+  return RunRange(tx, plan, sql, bounds[0].as<long long>(), bounds[1].as<long long>(), what);
 }
 
 void CreateTempTables(pqxx::work& tx, const TableRestorePlan& plan) {
@@ -79,7 +107,10 @@ void StageRows(pqxx::work& tx, const SnapshotReader& snapshot, const TableRestor
   std::string line;
   snapshot.ForEachRow(*plan.snapshot, [&](const RowValues& values) {
     line = std::to_string(++row);
-    for (const auto& v : values) line += "\t" + copy_text::EncodeField(v);
+    for (const auto& v : values) {
+      line += '\t';
+      copy_text::AppendField(line, v);
+    }
     writer.write_raw_line(line);
   });
   writer.complete();
@@ -98,7 +129,8 @@ void CastRows(pqxx::work& tx, const TableRestorePlan& plan) {
   const std::string sql = "INSERT INTO " + plan.Typed() + " (_row" + (names.empty() ? "" : ", " + IdentList(names)) +
                           ") SELECT s._row" + exprs + " FROM " + plan.Stage() + " s WHERE NOT EXISTS (SELECT 1 FROM " +
                           plan.Failed() + " f WHERE f._row = s._row)";
-  RunWithRowFallback(tx, plan, sql, "SELECT _row FROM " + plan.Stage() + " ORDER BY _row", "cannot convert");
+  RunWithRowFallback(tx, plan, sql, plan.Stage(), "cannot convert");
+  tx.exec("ANALYZE " + plan.Typed());
 }
 
 void RepointChildren(pqxx::work& tx, const TableRestorePlan& plan) {
@@ -175,9 +207,7 @@ void InsertNewRows(pqxx::work& tx, const TableRestorePlan& plan, TableOutcome& o
   const std::string sql = "INSERT INTO " + plan.QualifiedTarget() + " (" + IdentList(names) + ")" +
                           (plan.mapping.overriding_system_value ? " OVERRIDING SYSTEM VALUE" : "") + " SELECT " +
                           IdentList(names, "y") + " FROM " + plan.Typed() + " y WHERE y._class IS NULL";
-  outcome.inserted = RunWithRowFallback(tx, plan, sql,
-                                        "SELECT _row FROM " + plan.Typed() + " WHERE _class IS NULL ORDER BY _row",
-                                        "cannot insert");
+  outcome.inserted = RunWithRowFallback(tx, plan, sql, plan.Typed(), "cannot insert");
 }
 
 // Identity and serial sequences must end past the highest value now in the table.

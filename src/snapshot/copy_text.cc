@@ -80,9 +80,16 @@ void DecodeLine(const std::string& line, size_t expected_fields, std::vector<std
 }
 
 std::string EncodeField(const std::optional<std::string>& value) {
-  if (!value) return "\\N";
   std::string out;
-  out.reserve(value->size() + 8);
+  AppendField(out, value);
+  return out;
+}
+
+void AppendField(std::string& out, const std::optional<std::string>& value) {
+  if (!value) {
+    out += "\\N";
+    return;
+  }
   for (char c : *value) {
     switch (c) {
       case '\\': out += "\\\\"; break;
@@ -95,7 +102,6 @@ std::string EncodeField(const std::optional<std::string>& value) {
       default: out += c;
     }
   }
-  return out;
 }
 
 }  // namespace dbrefresh::copy_text

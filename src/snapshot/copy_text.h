@@ -16,5 +16,7 @@ void DecodeLine(const std::string& line, size_t expected_fields, std::vector<std
 
 // Escapes one value for a COPY text line; nullopt becomes \N.
 std::string EncodeField(const std::optional<std::string>& value);
+// The same, appended to `line` (the hot path of staging rows).
+void AppendField(std::string& line, const std::optional<std::string>& value);
 
 }  // namespace dbrefresh::copy_text
