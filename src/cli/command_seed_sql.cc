@@ -48,6 +48,7 @@ void WriteScript(std::ostream& out, const SnapshotReader& snapshot, const Config
     const SnapshotTable* source = snapshot.FindTable(table.table);
     writer.Table(table, source->row_count);
     snapshot.ForEachRow(*source, [&](const RowValues& row) { writer.Row(table, row); });
+    writer.TableDone(table);
   }
   writer.End();
 }

@@ -116,6 +116,7 @@ long long WriteSeedFile(pqxx::work& tx, const SnapshotReader& snapshot, const Co
     for (const auto& s : seed_tables) seed = s.table == plans[i].target.name ? &s : seed;
     writer.Table(*seed, static_cast<long long>(failed.size()));
     for (const auto& [values, reason] : failed) writer.Row(*seed, values, reason);
+    writer.TableDone(*seed);
     total += static_cast<long long>(failed.size());
   }
   writer.End();

@@ -140,6 +140,25 @@ void RepointChildren(pqxx::work& tx, const TableRestorePlan& plan) {
   }
 }
 
+// Types without an equality operator (json, xml, geometric types) are compared as text.
+std::string Comparable(const TableRestorePlan& plan, const std::string& alias, const std::string& column) {
+  static const char* const kNoEquality[] = {"json", "xml", "point", "line", "lseg", "box", "path", "polygon", "circle"};
+  const ColumnInfo* info = plan.target.FindColumn(column);
+  std::string expr = alias + "." + QuoteIdent(column);
+  if (!info) return expr;
+  std::string base = info->type.substr(0, info->type.find('['));
+  for (const char* type : kNoEquality) {
+    if (base == type) return expr + "::text";
+  }
+  return expr;
+}
+
+std::string ComparableList(const TableRestorePlan& plan, const std::string& alias, const std::vector<std::string>& cols) {
+  std::string out;
+  for (const auto& c : cols) out += (out.empty() ? "" : ", ") + Comparable(plan, alias, c);
+  return out;
+}
+
 std::string EqualOn(const std::vector<std::string>& columns, const std::string& a, const std::string& b) {
   std::string out;
   for (const auto& c : columns) out += (out.empty() ? "" : " AND ") + a + "." + QuoteIdent(c) + " = " + b + "." + QuoteIdent(c);
@@ -161,7 +180,7 @@ void Classify(pqxx::work& tx, const TableRestorePlan& plan) {
     for (const auto& c : plan.duplicate_check) {
       const ColumnInfo* info = plan.target.FindColumn(c);
       const std::string op = info && info->not_null ? " = " : " IS NOT DISTINCT FROM ";
-      same += (same.empty() ? "" : " AND ") + std::string("t.") + QuoteIdent(c) + op + "y." + QuoteIdent(c);
+      same += (same.empty() ? "" : " AND ") + Comparable(plan, "t", c) + op + Comparable(plan, "y", c);
     }
     tx.exec("UPDATE " + plan.Typed() + " y SET _class = 'dup' WHERE y._class IS NULL AND EXISTS (SELECT 1 FROM " +
             target + " t WHERE " + same + ")");
@@ -182,7 +201,7 @@ long long UpdateExisting(pqxx::work& tx, const TableRestorePlan& plan, const std
   const auto& cols = plan.update_columns;
   const std::string sql = "UPDATE " + plan.QualifiedTarget() + " t SET (" + IdentList(cols) + ") = ROW(" +
                           IdentList(cols, "y") + ") FROM " + plan.Typed() + " y WHERE y._class = '" + cls + "' AND " +
-                          join + " AND (" + IdentList(cols, "t") + ") IS DISTINCT FROM (" + IdentList(cols, "y") + ")";
+                          join + " AND (" + ComparableList(plan, "t", cols) + ") IS DISTINCT FROM (" + ComparableList(plan, "y", cols) + ")";
   return tx.exec(sql).affected_rows();
 }
 
@@ -217,9 +236,10 @@ void MoveSequencesPastMax(pqxx::work& tx, const TableRestorePlan& plan) {
     if (!c.is_identity() && !serial) continue;
     auto seq = tx.exec_params("SELECT pg_get_serial_sequence($1, $2)", plan.QualifiedTarget(), c.name);
     if (seq.empty() || seq[0][0].is_null()) continue;
-    const std::string name = seq[0][0].as<std::string>();
-    tx.exec("SELECT setval('" + tx.esc(name) + "', m) FROM (SELECT max(" + QuoteIdent(c.name) + ")::bigint AS m FROM " +
-            plan.QualifiedTarget() + ") x WHERE m IS NOT NULL AND m > (SELECT last_value FROM " + name + ")");
+    // pg_sequence_last_value is NULL for a sequence never used: then any restored value counts.
+    tx.exec_params("SELECT setval($1::regclass, m) FROM (SELECT max(" + QuoteIdent(c.name) + ")::bigint AS m FROM " +
+                       plan.QualifiedTarget() + ") x WHERE m IS NOT NULL AND m >= coalesce(pg_sequence_last_value($1::regclass), 0)",
+                   seq[0][0].as<std::string>());
   }
 }
 

@@ -83,6 +83,11 @@ std::vector<SeedTable> PlanSeedTables(const SnapshotReader& snapshot, const Conf
     } else {
       seed.columns = ColumnsFromSnapshot(info, seed.overriding_system_value);
     }
+    for (const auto& c : seed.columns) {
+      const ColumnInfo* column = info.FindColumn(c.name);
+      const bool serial = column && column->default_expr && column->default_expr->rfind("nextval(", 0) == 0;
+      if (column && (column->is_identity() || serial)) seed.sequence_columns.push_back(c.name);
+    }
     if (MatchKeys(info, config.FindPreserve(name)).empty()) {
       const auto pk = PrimaryKeyColumns(info);
       for (const auto& c : seed.columns) {

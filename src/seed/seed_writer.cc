@@ -72,6 +72,15 @@ void SeedWriter::Row(const SeedTable& table, const RowValues& row, const std::st
   out_ << "\nON CONFLICT DO NOTHING;\n";
 }
 
+void SeedWriter::TableDone(const SeedTable& table) {
+  const std::string qualified = sql::QualifiedName(table.schema, table.table);
+  for (const auto& column : table.sequence_columns) {
+    out_ << "SELECT setval(s, m) FROM (SELECT pg_get_serial_sequence(" << sql::QuoteLiteral(qualified) << ", "
+         << sql::QuoteLiteral(column) << ") AS s, (SELECT max(" << sql::QuoteIdent(column) << ")::bigint FROM " << qualified
+         << ") AS m) x\nWHERE s IS NOT NULL AND m IS NOT NULL AND m >= coalesce(pg_sequence_last_value(s::regclass), 0);\n";
+  }
+}
+
 void SeedWriter::End() { out_ << "\nCOMMIT;\n"; }
 
 }  // namespace dbrefresh

@@ -41,6 +41,7 @@ struct SeedTable {
   bool overriding_system_value = false;
   std::vector<std::string> duplicate_check;   // columns compared to skip equal rows ("" = no check)
   std::vector<ParentLookup> parents;
+  std::vector<std::string> sequence_columns;  // identity/serial: their sequence is moved past the rows
 };
 
 class SeedWriter {
@@ -51,6 +52,8 @@ class SeedWriter {
   void Table(const SeedTable& table, long long rows);
   // One row; `reason` (if not empty) is written as a comment above it.
   void Row(const SeedTable& table, const RowValues& snapshot_row, const std::string& reason = "");
+  // After a table's rows: moves its identity/serial sequences past the highest value.
+  void TableDone(const SeedTable& table);
   void End();
 
  private:

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -46,6 +47,17 @@ void SyncDirectoryOf(const std::string& path) {
     ::fsync(fd);
     ::close(fd);
   }
+}
+
+// A type name as format_type prints it ("character varying(20)", "public.\"Status\"[]", ...).
+// Seed SQL splices types into casts, so a hand-edited snapshot must not smuggle SQL in through one.
+bool IsPlausibleTypeName(const std::string& type) {
+  if (type.empty() || type.size() > 200) return false;
+  if (type.find("--") != std::string::npos || type.find("/*") != std::string::npos) return false;
+  for (unsigned char c : type) {
+    if (!(std::isalnum(c) || c >= 0x80 || std::strchr(" _.,()[]\"$", c))) return false;
+  }
+  return true;
 }
 
 std::string JoinJson(const std::vector<std::string>& names) { return nlohmann::json(names).dump(); }
@@ -210,6 +222,11 @@ void SnapshotReader::ReadTables() {
                                 columns.Text(5).value_or(""), columns.Text(6)});
     }
     columns.Reset();
+    for (const auto& c : t.info.columns) {
+      if (!IsPlausibleTypeName(c.type)) {
+        throw SnapshotError("snapshot " + path() + ": column " + t.info.name + "." + c.name + " has an invalid type name");
+      }
+    }
     constraints.Bind(1, t.info.name);
     while (constraints.Step()) {
       try {
@@ -234,6 +251,16 @@ void SnapshotReader::VerifyCounts() {
   const std::string verdict = check.Text(0).value_or("integrity check failed");
   if (verdict != "ok") {
     throw SnapshotError("snapshot " + path() + ": damaged (" + verdict.substr(0, verdict.find('\n')) + ")");
+  }
+  // A file cut short at a page boundary's tail can still pass quick_check: its size must be whole pages.
+  auto page_size = db_->Prepare("PRAGMA page_size");
+  auto page_count = db_->Prepare("PRAGMA page_count");
+  page_size.Step();
+  page_count.Step();
+  struct stat st {};
+  if (::stat(path().c_str(), &st) == 0 && st.st_size != page_size.Int(0) * page_count.Int(0)) {
+    throw SnapshotError("snapshot " + path() + ": truncated (" + std::to_string(st.st_size) + " bytes, expected " +
+                        std::to_string(page_size.Int(0) * page_count.Int(0)) + ")");
   }
   for (const auto& t : tables_) {
     auto count = db_->Prepare("SELECT count(*) FROM " + SqliteIdent(t.rows_table));

@@ -16,14 +16,15 @@ namespace {
 
 using SnapshotTransaction = pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::readwrite_policy::read_only>;
 
-void WriteSourceMeta(SnapshotWriter& writer, pqxx::transaction_base& tx, const ConnectionSpec& spec,
+void WriteSourceMeta(SnapshotWriter& writer, pqxx::transaction_base& tx, pqxx::connection& conn,
                      const Config& config, SnapshotSummary& summary) {
-  auto values = ParseConninfo(spec.conninfo);
+  // The host libpq really used (PGHOST, service files, ...), not only what the conninfo said.
+  const char* host = conn.hostname();
   auto server = tx.exec("SELECT current_database(), current_user, current_setting('server_version'), "
                         "coalesce(inet_server_port()::text, current_setting('port'))")[0];
   writer.SetMeta("dbrefresh_version", DBREFRESH_VERSION);
   writer.SetMeta("created_at", log::UtcNow());
-  writer.SetMeta("source_host", values.count("host") ? values["host"] : (values.count("hostaddr") ? values["hostaddr"] : "local socket"));
+  writer.SetMeta("source_host", host && *host ? (*host == '/' ? "local socket " + std::string(host) : host) : "local socket");
   writer.SetMeta("source_port", server[3].as<std::string>());
   writer.SetMeta("source_database", server[0].as<std::string>());
   writer.SetMeta("source_user", server[1].as<std::string>());
@@ -40,10 +41,12 @@ void WriteSourceMeta(SnapshotWriter& writer, pqxx::transaction_base& tx, const C
 long long CopyTableRows(pqxx::transaction_base& tx, const TableInfo& table, SnapshotWriter& writer) {
   std::vector<std::string> names;
   for (const auto& c : table.columns) names.push_back(c.name);
-  // libpqxx 6.4 pastes the table and column names into COPY as given, so they go in quoted.
-  std::vector<std::string> quoted;
-  for (const auto& n : names) quoted.push_back(sql::QuoteIdent(n));
-  pqxx::stream_from stream(tx, sql::QualifiedName(table.schema, table.name), quoted);
+  // COPY refuses generated columns in a column list, but a query may read them (the snapshot keeps
+  // every column; restore-users never writes the generated ones). libpqxx 6.4's stream_from pastes
+  // its "table" into COPY ... TO STDOUT as given, so a parenthesised query works there.
+  const std::string query = "(SELECT " + sql::IdentList(names) + " FROM " +
+                            sql::QualifiedName(table.schema, table.name) + ")";
+  pqxx::stream_from stream(tx, query);
   std::string line;
   RowValues values;
   long long rows = 0;
@@ -65,7 +68,7 @@ SnapshotSummary TakeSnapshot(const ConnectionSpec& target, const Config& config,
   SnapshotWriter writer(out_path);
   try {
     SnapshotTransaction tx(*session.conn);
-    WriteSourceMeta(writer, tx, target, config, summary);
+    WriteSourceMeta(writer, tx, *session.conn, config, summary);
     for (const auto& preserve : config.preserve) {
       auto table = catalog::ReadTable(tx, config.schema, preserve.table);
       if (!table) {

@@ -120,6 +120,15 @@ TEST_F(SnapshotFileTest, NewerFormatIsExit6) {
   ExpectBadSnapshot("format version 99");
 }
 
+TEST_F(SnapshotFileTest, SqlSmuggledInATypeNameIsRefused) {
+  WriteValid({});
+  {
+    SqliteDb db(path_, SqliteDb::Mode::kCreate);
+    db.Exec("UPDATE dbrefresh_columns SET type = 'text); DROP TABLE users; --' WHERE column_name = 'name'");
+  }
+  ExpectBadSnapshot("invalid type name");
+}
+
 TEST_F(SnapshotFileTest, RowCountMismatchIsExit6) {
   WriteValid({{std::string("a"), std::string("n"), std::nullopt}, {std::string("b"), std::string("n"), std::nullopt}});
   {
