@@ -1,0 +1,69 @@
+// Running child programs (pg_dump, pg_restore, the post-restore command): argument vector, no shell.
+//
+// The one place dbrefresh starts other programs. A password reaches the child only through
+// PGPASSWORD in its environment, never on its command line; the command line is logged masked;
+// stderr is captured and its last lines are reported when the program fails. Callers depend on
+// the ProcessRunner interface so tests can substitute a fake (like ninja's FakeCommandRunner).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dbrefresh {
+
+// How many lines of a failed program's stderr are kept and reported.
+constexpr size_t kStderrTailLines = 20;
+
+struct ProcessSpec {
+  // argv[0] is the program: a path, or a bare name looked up in PATH. REQUIRES: not empty.
+  std::vector<std::string> argv;
+  // Added to (or replacing entries of) the inherited environment.
+  std::map<std::string, std::string> env;
+  // Given to the child as PGPASSWORD. Never logged, never on the command line.
+  std::optional<std::string> password;
+  // Called for each line (without its newline) as the child writes it. Optional.
+  std::function<void(const std::string&)> on_stdout_line;
+  std::function<void(const std::string&)> on_stderr_line;
+  // Keep the whole stdout in ProcessResult::stdout_text (for short outputs such as --version).
+  bool capture_stdout = false;
+  // Log the command line at debug level instead of info (for probes such as --version).
+  bool quiet = false;
+};
+
+struct ProcessResult {
+  int exit_code = -1;                    // the exit status, or 128 + signal number
+  std::string stdout_text;               // when capture_stdout
+  std::vector<std::string> stderr_tail;  // the last kStderrTailLines lines of stderr
+  bool ok() const { return exit_code == 0; }
+  // The tail as one text block, each line indented, for error messages.
+  std::string StderrTail() const;
+};
+
+class ProcessRunner {
+ public:
+  virtual ~ProcessRunner() = default;
+  // Runs the program to completion and returns how it ended. A non-zero exit is a result, not
+  // an exception. Throws Failure (exit 1) only when the program cannot be started at all.
+  virtual ProcessResult Run(const ProcessSpec& spec) = 0;
+};
+
+// The real runner: posix_spawn, stdin from /dev/null, stdout and stderr through pipes.
+// While a child runs, SIGTERM and SIGINT sent to dbrefresh are forwarded to it; when it has
+// ended, Run throws Failure saying dbrefresh was interrupted.
+class PosixProcessRunner : public ProcessRunner {
+ public:
+  ProcessResult Run(const ProcessSpec& spec) override;
+};
+
+// The command line as it may be shown: arguments quoted where needed, and any argument that is
+// a connection string holding a password shown masked.
+std::string MaskedCommandLine(const std::vector<std::string>& argv);
+
+// Unless the program succeeded: logs its stderr tail (one line each) and throws Failure naming
+// `what`, the exit code and the last stderr line.
+void RequireSuccess(const ProcessResult& result, const std::string& what);
+
+}  // namespace dbrefresh

@@ -1,0 +1,356 @@
+// The refresh job: runs the steps in order, records each in the report, and on failure keeps the
+// snapshot and says how to resume. Each step's work lives in its own file; this one orchestrates.
+#include "refresh/refresh.h"
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "preflight/preflight.h"
+#include "refresh/clear_target.h"
+#include "refresh/dropped_ddl.h"
+#include "refresh/dump.h"
+#include "refresh/guard.h"
+#include "refresh/post_check.h"
+#include "refresh/refresh_report.h"
+#include "refresh/restore_dump.h"
+#include "refresh/resume_hint.h"
+#include "refresh/run_files.h"
+#include "refresh/scratch_dir.h"
+#include "refresh/swap_database.h"
+#include "refresh/target_sessions.h"
+#include "snapshot/take_snapshot.h"
+
+namespace dbrefresh {
+namespace {
+
+const char* OnConflictName(OnConflict c) {
+  switch (c) {
+    case OnConflict::kSkip: return "skip";
+    case OnConflict::kUpdate: return "update";
+    case OnConflict::kFail: return "fail";
+  }
+  return "skip";
+}
+
+void LogFinding(const Finding& f) {
+  if (f.severity == Severity::kBlocking) {
+    log::Error("preflight: blocking: " + f.message, {{"code", f.code}});
+  } else if (f.severity == Severity::kWarning) {
+    log::Warn("preflight: " + f.message, {{"code", f.code}});
+  } else {
+    log::Info("preflight: " + f.message, {{"code", f.code}});
+  }
+}
+
+class RefreshRun {
+ public:
+  RefreshRun(const RefreshOptions& options, ProcessRunner& runner)
+      : options_(options), config_(options.config), runner_(runner), strategy_(ParseStrategy(options.config.strategy)),
+        timestamp_(CompactUtcTimestamp()), restore_target_(options.target) {}
+
+  int Run();
+
+ private:
+  template <typename Body>
+  void Step(const std::string& name, Body body);
+  void GuardStep(StepRecord& step);
+  void PreflightStep(StepRecord& step);
+  void SnapshotStep(StepRecord& step);
+  void DumpStep(StepRecord& step);
+  void ClearStep(StepRecord& step);
+  void ClearBySchema(StepRecord& step);
+  void RestoreStep(StepRecord& step);
+  void RestoreUsersStep(StepRecord& step);
+  void SwapStep(StepRecord& step);
+  void PostCheckStep(StepRecord& step);
+  void RecordRestore(const RestoreOutcome& outcome, StepRecord& step);
+  int Finish();
+  [[noreturn]] void Fail(ExitCode code, const std::string& message);
+  void WriteReports();
+  ResumeContext Resume(bool after_post_check) const;
+
+  const RefreshOptions& options_;
+  const Config& config_;
+  ProcessRunner& runner_;
+  Strategy strategy_;
+  std::string timestamp_;
+  RefreshReport report_;
+  std::optional<GuardedSessions> sessions_;
+  std::unique_ptr<ScratchDir> scratch_;
+  std::string dump_dir_;
+  std::optional<SwapNames> swap_;
+  bool drop_fresh_on_failure_ = false;
+  ConnectionSpec restore_target_;
+  TargetState state_ = TargetState::kUntouched;
+  bool snapshot_kept_ = false;
+  bool files_planned_ = false;
+  long long rows_to_seed_ = 0;
+  size_t total_steps_ = 9;
+};
+
+template <typename Body>
+void RefreshRun::Step(const std::string& name, Body body) {
+  report_.steps.push_back({name, "running", log::UtcNow(), 0, {}, nlohmann::json::object()});
+  const size_t index = report_.steps.size() - 1;
+  log::Info("step " + std::to_string(index + 1) + "/" + std::to_string(total_steps_) + ": " + name);
+  const auto start = std::chrono::steady_clock::now();
+  auto finish = [&](const char* status) {
+    StepRecord& step = report_.steps[index];
+    if (step.status == "running" || std::string(status) == "failed") step.status = status;  // a body may say "skipped"
+    step.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  try {
+    body(report_.steps[index]);
+  } catch (...) {
+    finish("failed");
+    throw;
+  }
+  finish("ok");
+}
+
+int RefreshRun::Run() {
+  report_.started_at = log::UtcNow();
+  report_.strategy = ToString(strategy_);
+  if (strategy_ == Strategy::kSwap) total_steps_ = 10;
+  try {
+    Step("guard", [&](StepRecord& s) { GuardStep(s); });
+    Step("preflight", [&](StepRecord& s) { PreflightStep(s); });
+    Step("snapshot", [&](StepRecord& s) { SnapshotStep(s); });
+    Step("dump", [&](StepRecord& s) { DumpStep(s); });
+    Step("clear", [&](StepRecord& s) { ClearStep(s); });
+    Step("restore", [&](StepRecord& s) { RestoreStep(s); });
+    Step("restore-users", [&](StepRecord& s) { RestoreUsersStep(s); });
+    if (strategy_ == Strategy::kSwap) Step("swap", [&](StepRecord& s) { SwapStep(s); });
+    Step("post-check", [&](StepRecord& s) { PostCheckStep(s); });
+    return Finish();
+  } catch (const Error& e) {
+    Fail(e.code(), e.what());
+  } catch (const std::exception& e) {
+    Fail(ExitCode::kFailure, e.what());
+  }
+}
+
+void RefreshRun::GuardStep(StepRecord& step) {
+  sessions_.emplace(Guard(options_.source, options_.target, options_.confirm_target));
+  report_.source = sessions_->source.masked;
+  report_.target = sessions_->target.masked;
+  const std::string& db = sessions_->target.dbname;
+  if (strategy_ == Strategy::kSwap) {
+    RequireCreatedb(sessions_->target);
+    swap_ = PlanSwapNames(db, timestamp_);
+  }
+  report_.files = PlanRunFiles(config_.snapshot_dir, db, timestamp_);
+  if (!options_.use_snapshot.empty()) report_.files.snapshot = options_.use_snapshot;  // resuming: the earlier run's snapshot, this run's other files
+  files_planned_ = true;
+  step.counts = {{"target_database", db}};
+}
+
+void RefreshRun::PreflightStep(StepRecord& step) {
+  if (!options_.use_snapshot.empty()) {
+    // The target is half-restored when resuming: only the client programs are worth checking.
+    for (const char* program : {"pg_dump", "pg_restore"}) {
+      RequireToolNotOlder(runner_, options_.tools, program, "source", sessions_->source.conn->server_version());
+      RequireToolNotOlder(runner_, options_.tools, program, "target", sessions_->target.conn->server_version());
+    }
+    step.status = "skipped";
+    log::Info("preflight: skipped, resuming from an earlier snapshot (client versions checked)");
+    return;
+  }
+  PreflightOptions preflight{ToString(strategy_), options_.tools, &runner_};
+  PreflightReport report = Preflight(options_.source, options_.target, config_, preflight);
+  for (const auto& f : report.findings) {
+    LogFinding(f);
+    if (f.severity != Severity::kInfo) step.warnings.push_back(f.message);
+  }
+  step.counts = {{"verdict", VerdictName(report.verdict())}, {"target_only_objects", report.target_only.size()},
+                 {"migrations_only_on_target", report.drift.only_on_target.size()}};
+  auto blocking = report.Blocking();
+  if (blocking.empty()) return;
+  if (!options_.force) {
+    throw BlockedError("preflight found " + std::to_string(blocking.size()) + " blocking problem(s), nothing changed: " +
+                       blocking.front()->message + (blocking.size() > 1 ? " (all are listed above)" : "") +
+                       "; fix them, or pass --force to go on anyway");
+  }
+  log::Warn("--force: going on despite " + std::to_string(blocking.size()) + " blocking preflight finding(s)");
+}
+
+void RefreshRun::SnapshotStep(StepRecord& step) {
+  PrepareSnapshotDir(config_.snapshot_dir);
+  if (!options_.use_snapshot.empty()) {
+    SnapshotReader verified(options_.use_snapshot);
+    snapshot_kept_ = true;
+    step.status = "skipped";
+    step.counts = {{"using", options_.use_snapshot}};
+    log::Info("snapshot: skipped, using the snapshot of an earlier run", {{"file", options_.use_snapshot}});
+    return;
+  }
+  if (std::filesystem::exists(report_.files.snapshot)) {
+    throw Failure("the snapshot file " + report_.files.snapshot + " exists already (another run in the same second?)");
+  }
+  SnapshotSummary summary = TakeSnapshot(options_.target, config_, report_.files.snapshot);
+  snapshot_kept_ = true;
+  for (const auto& [table, rows] : summary.row_counts) step.counts[table] = rows;
+  log::Info("snapshot written", {{"file", summary.path}, {"flyway_version", summary.flyway_version}});
+  for (const auto& stem : PruneOldRuns(config_.snapshot_dir, sessions_->target.dbname, config_.keep_snapshots,
+                                       report_.files.stem)) {
+    log::Info("removed the files of an old run (--keep-snapshots)", {{"run", stem}});
+  }
+}
+
+void RefreshRun::DumpStep(StepRecord& step) {
+  scratch_ = std::make_unique<ScratchDir>("dump");
+  dump_dir_ = scratch_->File("dump");
+  DumpSource(runner_, options_.tools, options_.source, config_, dump_dir_);
+  std::uintmax_t bytes = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dump_dir_)) {
+    if (entry.is_regular_file()) bytes += entry.file_size();
+  }
+  step.counts = {{"bytes", bytes}};
+}
+
+void RefreshRun::ClearStep(StepRecord& step) {
+  switch (strategy_) {
+    case Strategy::kSchema:
+      ClearBySchema(step);
+      break;
+    case Strategy::kClean:
+      if (config_.terminate_connections) {
+        step.counts["sessions_ended"] = TerminateOtherSessions(*sessions_->target.conn, sessions_->target.dbname);
+      }
+      log::Info("clear: strategy clean, pg_restore --clean --if-exists drops the restored objects itself");
+      break;
+    case Strategy::kSwap:
+      drop_fresh_on_failure_ = true;
+      restore_target_ = CreateFreshDatabase(options_.target, *swap_);
+      step.counts = {{"database", swap_->fresh}};
+      break;
+  }
+}
+
+void RefreshRun::ClearBySchema(StepRecord& step) {
+  pqxx::connection& target = *sessions_->target.conn;
+  std::vector<std::string> schemas = DumpedSchemas(*sessions_->source.conn);
+  std::vector<SchemaObject> objects = ListTargetOnlyObjects(*sessions_->source.conn, target, schemas);
+  WriteDroppedDdl(runner_, options_.tools, options_.target, target, objects, report_.files.dropped_sql,
+                  config_.lock_timeout_seconds);
+  report_.dropped_written = true;
+  ClearOutcome outcome = DropSchemas(target, sessions_->target.dbname, schemas, config_);
+  state_ = TargetState::kIncomplete;
+  step.warnings = outcome.warnings;
+  step.counts = {{"schemas", schemas}, {"target_only_objects", objects.size()}, {"attempts", outcome.attempts},
+                 {"sessions_ended", outcome.sessions_ended}};
+}
+
+void RefreshRun::RestoreStep(StepRecord& step) {
+  if (strategy_ == Strategy::kClean) state_ = TargetState::kIncomplete;
+  RestoreDump(runner_, options_.tools, restore_target_, config_, dump_dir_, strategy_ == Strategy::kClean);
+  scratch_.reset();
+  if (strategy_ != Strategy::kSwap) state_ = TargetState::kRestored;
+  step.counts = {{"database", strategy_ == Strategy::kSwap ? swap_->fresh : sessions_->target.dbname}};
+}
+
+void RefreshRun::RecordRestore(const RestoreOutcome& outcome, StepRecord& step) {
+  report_.tables = outcome.tables;
+  rows_to_seed_ = outcome.rows_to_seed;
+  report_.seed_written = outcome.rows_to_seed > 0;
+  step.warnings.insert(step.warnings.end(), outcome.warnings.begin(), outcome.warnings.end());
+  for (const auto& t : outcome.tables) step.counts[t.table] = ToJson(t);
+}
+
+void RefreshRun::RestoreUsersStep(StepRecord& step) {
+  SnapshotReader snapshot(report_.files.snapshot);
+  RestoreOptions restore{options_.on_conflict, false, report_.files.seed_sql};
+  RecordRestore(RestoreUsers(snapshot, restore_target_, config_, restore), step);
+}
+
+void RefreshRun::SwapStep(StepRecord& step) {
+  drop_fresh_on_failure_ = false;  // from here on the fresh database is complete: keep it
+  step.warnings = CopyDatabaseSettings(options_.target, *swap_);
+  sessions_->target.conn.reset();  // our own session would prevent the rename
+  RenameIntoPlace(options_.target, *swap_, config_);
+  state_ = TargetState::kRestored;
+  restore_target_ = options_.target;
+  step.counts = {{"old_database_kept_as", swap_->before}};
+}
+
+void RefreshRun::PostCheckStep(StepRecord& step) {
+  SnapshotReader snapshot(report_.files.snapshot);
+  RestoreOptions restore{options_.on_conflict, false, report_.files.seed_sql};
+  PostCheckOutcome out = PostCheck(snapshot, options_.target, config_, runner_, restore);
+  step.warnings = out.warnings;
+  step.counts = {{"snapshot_flyway_version", out.snapshot_version}, {"restored_flyway_version", out.restored_version},
+                 {"target_was_ahead", out.target_was_ahead}, {"migrations_reapplied", out.migrations_reapplied}};
+  if (out.second_restore) RecordRestore(*out.second_restore, step);
+  if (out.target_was_ahead && !out.migrations_reapplied) {
+    step.warnings.push_back("once the migrations are re-applied, fill their columns from the snapshot, " +
+                            RestoreUsersHint(Resume(true)));
+    log::Warn(step.warnings.back());
+  }
+}
+
+int RefreshRun::Finish() {
+  const int exit_code = ToInt(rows_to_seed_ > 0 ? ExitCode::kRowsToSeed : ExitCode::kOk);
+  Step("report", [&](StepRecord& step) { step.counts = {{"exit_code", exit_code}}; });
+  report_.exit_code = exit_code;
+  report_.finished_at = log::UtcNow();
+  WriteReports();
+  LogSummary(report_);
+  if (rows_to_seed_ > 0) {
+    log::Warn(std::to_string(rows_to_seed_) + " preserved row(s) could not be inserted; they are in " +
+              report_.files.seed_sql + ": review it, then run psql -v ON_ERROR_STOP=1 -f " + report_.files.seed_sql);
+  }
+  PrintPaths(report_, std::cout);
+  return exit_code;
+}
+
+void RefreshRun::WriteReports() {
+  if (snapshot_kept_ || report_.dropped_written) WriteReport(report_, report_.files.report);
+  if (!options_.report_path.empty()) WriteReport(report_, options_.report_path);
+}
+
+ResumeContext RefreshRun::Resume(bool after_post_check) const {
+  ResumeContext c;
+  c.state = state_;
+  c.snapshot_kept = snapshot_kept_;
+  c.snapshot = report_.files.snapshot;
+  c.source_masked = report_.source;
+  c.target_masked = report_.target;
+  c.target_db = sessions_ ? sessions_->target.dbname : "";
+  c.strategy = ToString(strategy_);
+  c.on_conflict = after_post_check ? "update" : OnConflictName(options_.on_conflict);
+  c.shared_args = options_.shared_args;
+  c.refresh_args = options_.refresh_args;
+  return c;
+}
+
+void RefreshRun::Fail(ExitCode code, const std::string& message) {
+  // Exit 4 promises that nothing changed; once the target has been cleared it is a plain failure.
+  if (code == ExitCode::kBlocked && state_ != TargetState::kUntouched) code = ExitCode::kFailure;
+  if (drop_fresh_on_failure_ && swap_) DropFreshDatabase(options_.target, *swap_);
+  report_.exit_code = ToInt(code);
+  report_.error = message;
+  const bool in_post_check = !report_.steps.empty() && report_.steps.back().name == "post-check";
+  report_.resume = files_planned_ ? ResumeHint(Resume(in_post_check)) : "";
+  report_.finished_at = log::UtcNow();
+  try {
+    WriteReports();
+  } catch (const Error& e) {
+    log::Warn(std::string("could not write the report: ") + e.what());
+  }
+  LogSummary(report_);
+  if (snapshot_kept_) PrintPaths(report_, std::cout);
+  throw Error(code, report_.resume.empty() ? message : message + ". " + report_.resume);
+}
+
+}  // namespace
+
+int Refresh(const RefreshOptions& options, ProcessRunner& runner) {
+  RefreshRun run(options, runner);
+  return run.Run();
+}
+
+}  // namespace dbrefresh

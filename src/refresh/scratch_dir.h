@@ -1,0 +1,23 @@
+// A private temporary directory (mode 0700 under $TMPDIR, else /tmp), removed with everything in it
+// when the object goes away. Holds the source's dump during a refresh.
+#pragma once
+
+#include <string>
+
+namespace dbrefresh {
+
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& purpose);  // Failure (exit 1) when it cannot be created
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace dbrefresh

@@ -1,0 +1,233 @@
+// The process runner: argument vectors, no shell, PGPASSWORD only in the environment, stderr tail,
+// line callbacks, masking, signal forwarding; and the pg_dump/pg_restore helpers on a fake runner.
+#include "process/process_runner.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "fake_process_runner.h"
+#include "process/pg_tools.h"
+#include "refresh/dump.h"
+#include "refresh/restore_dump.h"
+
+namespace dbrefresh {
+namespace {
+
+using testing::FakeProcessRunner;
+
+ProcessSpec Shell(const std::string& script) {
+  ProcessSpec spec;
+  spec.argv = {"sh", "-c", script};
+  return spec;
+}
+
+bool Contains(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
+
+TEST(PosixProcessRunner, CapturesStdoutAndExitCode) {
+  PosixProcessRunner runner;
+  ProcessSpec spec = Shell("printf 'a\\nb\\n'; exit 3");
+  spec.capture_stdout = true;
+  ProcessResult result = runner.Run(spec);
+  EXPECT_EQ(result.exit_code, 3);
+  EXPECT_EQ(result.stdout_text, "a\nb\n");
+  EXPECT_FALSE(result.ok());
+}
+
+TEST(PosixProcessRunner, StreamsStdoutAndStderrLinesToCallbacks) {
+  PosixProcessRunner runner;
+  ProcessSpec spec = Shell("echo out1; echo err1 >&2; printf out2");
+  std::vector<std::string> out, err;
+  spec.on_stdout_line = [&](const std::string& line) { out.push_back(line); };
+  spec.on_stderr_line = [&](const std::string& line) { err.push_back(line); };
+  EXPECT_TRUE(runner.Run(spec).ok());
+  EXPECT_EQ(out, (std::vector<std::string>{"out1", "out2"}));
+  EXPECT_EQ(err, (std::vector<std::string>{"err1"}));
+}
+
+TEST(PosixProcessRunner, KeepsTheLastTwentyStderrLines) {
+  PosixProcessRunner runner;
+  ProcessResult result = runner.Run(Shell("for i in $(seq 1 30); do echo line$i >&2; done; exit 1"));
+  ASSERT_EQ(result.stderr_tail.size(), kStderrTailLines);
+  EXPECT_EQ(result.stderr_tail.front(), "line11");
+  EXPECT_EQ(result.stderr_tail.back(), "line30");
+}
+
+TEST(PosixProcessRunner, GivesThePasswordThroughPgpasswordOnly) {
+  PosixProcessRunner runner;
+  ProcessSpec spec;
+  spec.argv = {"sh", "-c", "echo \"$PGPASSWORD|$EXTRA\"; cat /proc/$$/cmdline | tr '\\0' ' '"};
+  spec.password = "s3cret pw";
+  spec.env["EXTRA"] = "x";
+  spec.capture_stdout = true;
+  ProcessResult result = runner.Run(spec);
+  EXPECT_TRUE(Contains(result.stdout_text, "s3cret pw|x\n")) << result.stdout_text;
+  EXPECT_EQ(result.stdout_text.find("s3cret", result.stdout_text.find('\n')), std::string::npos)
+      << "the password must not be on the command line";
+}
+
+TEST(PosixProcessRunner, ProgramThatCannotStartIsAFailure) {
+  PosixProcessRunner runner;
+  ProcessSpec spec;
+  spec.argv = {"/nonexistent/dbrefresh-no-such-program"};
+  try {
+    runner.Run(spec);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kFailure);
+    EXPECT_TRUE(Contains(e.what(), "dbrefresh-no-such-program")) << e.what();
+  }
+}
+
+TEST(PosixProcessRunner, ForwardsSigtermToTheChildAndReportsTheInterruption) {
+  PosixProcessRunner runner;
+  ProcessSpec spec = Shell("echo ready; exec sleep 30");
+  // Sent once the child runs (the callback runs inside Run, with the forwarding handler installed).
+  spec.on_stdout_line = [](const std::string&) { ::kill(::getpid(), SIGTERM); };
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW(runner.Run(spec), Error);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << "the child was not stopped";
+}
+
+TEST(RequireSuccess, NamesTheProgramExitCodeAndLastStderrLine) {
+  ProcessResult result;
+  result.exit_code = 1;
+  result.stderr_tail = {"pg_dump: dumping", "pg_dump: error: connection failed", ""};
+  try {
+    RequireSuccess(result, "pg_dump of the source");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kFailure);
+    EXPECT_EQ(std::string(e.what()), "pg_dump of the source failed with exit code 1: pg_dump: error: connection failed");
+  }
+  result.exit_code = 0;
+  EXPECT_NO_THROW(RequireSuccess(result, "x"));
+}
+
+struct MaskCase {
+  std::vector<std::string> argv;
+  std::string expected;
+};
+
+class MaskedCommandLineTest : public ::testing::TestWithParam<MaskCase> {};
+
+TEST_P(MaskedCommandLineTest, NeverShowsAPassword) {
+  EXPECT_EQ(MaskedCommandLine(GetParam().argv), GetParam().expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Arguments, MaskedCommandLineTest,
+    ::testing::Values(
+        MaskCase{{"pg_dump", "--jobs=2", "/tmp/x"}, "pg_dump --jobs=2 /tmp/x"},
+        MaskCase{{"echo", "two words", "it's"}, "echo 'two words' 'it'\\''s'"},
+        MaskCase{{"psql", "postgresql://u:pw@h:5432/db"}, "psql 'host=h port=5432 dbname=db user=u password=****'"},
+        MaskCase{{"pg_dump", "--dbname=host=h user=u password=pw"}, "pg_dump --dbname='host=h user=u password=****'"},
+        MaskCase{{"psql", "host=h password='a b'"}, "psql 'host=h password=****'"}));
+
+TEST(ParseToolMajor, ReadsTheMajorVersion) {
+  EXPECT_EQ(ParseToolMajor("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n"), 15);
+  EXPECT_EQ(ParseToolMajor("pg_restore (PostgreSQL) 17.2\n"), 17);
+  EXPECT_EQ(ParseToolMajor("pg_dump (PostgreSQL) 9.6.24\n"), 9);
+  EXPECT_EQ(ParseToolMajor("something else"), std::nullopt);
+}
+
+TEST(ToolTooOld, RefusesOnlyAnOlderMajor) {
+  EXPECT_EQ(ToolTooOld("pg_dump", 15, "source", 15), std::nullopt);
+  EXPECT_EQ(ToolTooOld("pg_dump", 16, "source", 14), std::nullopt);
+  auto problem = ToolTooOld("pg_dump", 14, "target", 15);
+  ASSERT_TRUE(problem);
+  EXPECT_TRUE(Contains(*problem, "pg_dump 14 is older than the target server (PostgreSQL 15)")) << *problem;
+}
+
+TEST(RequireToolNotOlder, IsABlockingRefusal) {
+  FakeProcessRunner runner;
+  runner.Script({0, "pg_dump (PostgreSQL) 14.9\n", ""});
+  try {
+    RequireToolNotOlder(runner, PgTools{"/opt/pg14/bin"}, "pg_dump", "source", 150004);
+    FAIL() << "expected a refusal";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kBlocked);
+  }
+  ASSERT_EQ(runner.runs().size(), 1u);
+  EXPECT_EQ(runner.runs()[0].argv, (std::vector<std::string>{"/opt/pg14/bin/pg_dump", "--version"}));
+}
+
+TEST(FindPgTools, ABadPgBinIsAUsageError) {
+  try {
+    FindPgTools(std::string("/nonexistent/pg/bin"));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kUsage);
+  }
+}
+
+TEST(PgCommand, PutsThePasswordInTheEnvironmentNotOnTheCommandLine) {
+  ProcessSpec spec = PgCommand(PgTools{"/bin/pg"}, "pg_dump", {"postgresql://alice:pw%20x@db:5433/app", "--source"},
+                               {"--schema-only"});
+  EXPECT_EQ(spec.argv.front(), "/bin/pg/pg_dump");
+  EXPECT_EQ(spec.password, std::optional<std::string>("pw x"));
+  for (const auto& arg : spec.argv) EXPECT_FALSE(Contains(arg, "pw")) << arg;
+  EXPECT_TRUE(Contains(spec.argv.back(), "--dbname=")) << spec.argv.back();
+  EXPECT_TRUE(Contains(spec.argv.back(), "dbname=app")) << spec.argv.back();
+}
+
+TEST(DumpSource, RunsADirectoryFormatReadOnlyDumpWithoutOwnersOrPrivileges) {
+  FakeProcessRunner runner;
+  Config config;
+  config.jobs = 3;
+  config.pg_dump_args = {"--exclude-table=audit_log"};
+  DumpSource(runner, PgTools{""}, {"host=h dbname=prod user=u password=pw", "--source"}, config, "/tmp/d");
+  ASSERT_EQ(runner.runs().size(), 1u);
+  const ProcessSpec& spec = runner.runs()[0];
+  const std::string line = MaskedCommandLine(spec.argv);
+  for (const char* arg : {"--format=directory", "--jobs=3", "--no-owner", "--no-privileges", "--file=/tmp/d",
+                          "--exclude-table=audit_log"}) {
+    EXPECT_TRUE(Contains(line, arg)) << line;
+  }
+  EXPECT_TRUE(Contains(spec.env.at("PGOPTIONS"), "default_transaction_read_only=on"));
+  EXPECT_EQ(spec.password, std::optional<std::string>("pw"));
+}
+
+TEST(DumpSource, AFailingPgDumpIsAFailureWithItsStderr) {
+  FakeProcessRunner runner;
+  runner.Script({1, "", "pg_dump: error: connection to server failed\n"});
+  try {
+    DumpSource(runner, PgTools{""}, {"host=h dbname=prod", "--source"}, Config{}, "/tmp/d");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kFailure);
+    EXPECT_TRUE(Contains(e.what(), "connection to server failed")) << e.what();
+  }
+}
+
+TEST(RestoreDump, CountsTocEntriesAndUsesCleanOnlyForStrategyClean) {
+  for (bool clean : {false, true}) {
+    FakeProcessRunner runner;
+    runner.Script({0, ";\n; Archive\n;\n7; 2615 2200 SCHEMA - public x\n221; 1259 1 TABLE public t x\n", ""});
+    runner.Script({0, "", "pg_restore: creating TABLE \"public.t\"\npg_restore: processing data for table \"public.t\"\n"});
+    RestoreDump(runner, PgTools{""}, {"host=h dbname=pre", "--target"}, Config{}, "/tmp/d", clean);
+    ASSERT_EQ(runner.runs().size(), 2u);
+    const std::string line = MaskedCommandLine(runner.runs()[1].argv);
+    EXPECT_TRUE(Contains(line, "--exit-on-error")) << line;
+    EXPECT_TRUE(Contains(line, "--no-owner --no-privileges")) << line;
+    EXPECT_EQ(Contains(line, "--clean --if-exists"), clean) << line;
+    EXPECT_EQ(runner.runs()[1].argv.back(), "/tmp/d");
+  }
+}
+
+TEST(IsRestoreItemLine, CountsTheLinesOfFinishedEntries) {
+  EXPECT_TRUE(IsRestoreItemLine("pg_restore: creating TABLE \"public.users\""));
+  EXPECT_TRUE(IsRestoreItemLine("pg_restore: processing data for table \"public.users\""));
+  EXPECT_TRUE(IsRestoreItemLine("pg_restore: executing SEQUENCE SET notes_id_seq"));
+  EXPECT_FALSE(IsRestoreItemLine("pg_restore: launching item 3514 TABLE DATA applications"));
+  EXPECT_FALSE(IsRestoreItemLine("pg_restore: connecting to database for restore"));
+}
+
+}  // namespace
+}  // namespace dbrefresh
