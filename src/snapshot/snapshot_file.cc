@@ -80,7 +80,7 @@ SnapshotWriter::SnapshotWriter(const std::string& path)
   ::close(fd);
   db_ = std::make_unique<SqliteDb>(partial_path_, SqliteDb::Mode::kCreate);
   // The file is only renamed into place once complete, so SQLite's own journal buys nothing.
-  db_->Exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA page_size = 65536;");
+  db_->Exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;");
   db_->Exec("BEGIN");
   db_->Exec(kSchema);
   SetMeta("format_version", std::to_string(kSnapshotFormatVersion));
@@ -192,7 +192,11 @@ void SnapshotReader::ReadMeta() {
   probe.Step();
   if (probe.Int(0) == 0) throw SnapshotError("snapshot " + path() + ": not a dbrefresh snapshot (no dbrefresh_meta table)");
   auto stmt = db_->Prepare("SELECT key, value FROM dbrefresh_meta");
-  while (stmt.Step()) meta_[*stmt.Text(0)] = stmt.Text(1).value_or("");
+  while (stmt.Step()) {
+    auto key = stmt.Text(0);
+    if (!key) throw SnapshotError("snapshot " + path() + ": damaged (a dbrefresh_meta row has no key)");
+    meta_[*key] = stmt.Text(1).value_or("");
+  }
   const std::string version = Meta("format_version");
   if (version.empty()) throw SnapshotError("snapshot " + path() + ": no format_version in dbrefresh_meta");
   if (version != std::to_string(kSnapshotFormatVersion)) {

@@ -129,6 +129,16 @@ TEST_F(SnapshotFileTest, SqlSmuggledInATypeNameIsRefused) {
   ExpectBadSnapshot("invalid type name");
 }
 
+// Found by scripts/fuzz.sh: a NULL key in dbrefresh_meta crashed the reader.
+TEST_F(SnapshotFileTest, KnownIssue_NullMetaKeyIsExit6NotACrash) {
+  WriteValid({});
+  {
+    SqliteDb db(path_, SqliteDb::Mode::kCreate);
+    db.Exec("UPDATE dbrefresh_meta SET key = NULL WHERE key = 'schema'");
+  }
+  ExpectBadSnapshot("has no key");
+}
+
 TEST_F(SnapshotFileTest, RowCountMismatchIsExit6) {
   WriteValid({{std::string("a"), std::string("n"), std::nullopt}, {std::string("b"), std::string("n"), std::nullopt}});
   {
