@@ -10,6 +10,9 @@ packages=(
   postgresql-15 postgresql-client-15 postgresql-contrib
   sqlite3 time procps
 )
+# tests/deploy (the Dockerfile, the Kubernetes manifests and the runbook): YAML parser, shell linter,
+# and jq for the runbook's log and report filters. (hadolint has no Debian package.)
+packages+=(python3 python3-yaml shellcheck jq binutils)
 
 missing=()
 for p in "${packages[@]}"; do
