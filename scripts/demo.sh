@@ -66,11 +66,16 @@ set -e
 echo
 echo "=== 3. dbrefresh refresh (preprod before: $(count_people "$target_url"))"
 set +e
+# After the restore, re-apply preprod's newer migrations (what the service's Flyway does on a
+# rollout restart), so the second restore-users fills their columns back from the snapshot.
 build/dbrefresh refresh --source "$source_url" --target "$target_url" --confirm-target cas_preprod \
-  --snapshot-dir "$work/snapshots" --report "$work/report.json"
+  --snapshot-dir "$work/snapshots" --report "$work/report.json" \
+  --post-restore-command "$PWD/scripts/load-testdata.sh,--migrate,preprod,$target_url"
 rc=$?
 set -e
 echo "dbrefresh refresh exited $rc; preprod now has $(count_people "$target_url")"
+echo "preprod people whose cas1_cru_management_area_id (a newer-migration column) came back from the snapshot: $(psql -X -At "$target_url" \
+  -c "SELECT count(*) FROM users WHERE cas1_cru_management_area_id IS NOT NULL")"
 echo "files kept for the run:"
 ls -l "$work/snapshots" 2>/dev/null || true
 exit "$rc"
