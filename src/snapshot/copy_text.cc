@@ -1,6 +1,8 @@
 // COPY text format codec (see copy_text.h).
 #include "snapshot/copy_text.h"
 
+#include <cstring>
+
 #include "common/error.h"
 
 namespace dbrefresh::copy_text {
@@ -46,36 +48,53 @@ void DecodeEscape(const std::string& line, size_t& i, std::string& field) {
   ++i;
 }
 
+// Decodes one field's text [begin, end) into `out`, resolving backslash escapes.
+void DecodeField(const char* begin, const char* end, std::string& out) {
+  out.clear();
+  const char* slash = static_cast<const char*>(std::memchr(begin, '\\', static_cast<size_t>(end - begin)));
+  if (!slash) {
+    out.assign(begin, end);  // the common case: nothing escaped
+    return;
+  }
+  out.assign(begin, slash);
+  const std::string rest(slash, end);
+  size_t i = 0;
+  while (i < rest.size()) {
+    if (rest[i] == '\\' && i + 1 < rest.size()) {
+      ++i;
+      DecodeEscape(rest, i, out);
+    } else {
+      out += rest[i++];
+    }
+  }
+}
+
 }  // namespace
 
 void DecodeLine(const std::string& line, size_t expected_fields, std::vector<std::optional<std::string>>& out) {
-  out.clear();
-  std::string field;
-  bool is_null = false;
-  size_t i = 0;
+  // Fields are split on raw tabs: COPY escapes every tab inside a value as \t.
+  out.resize(expected_fields);  // reuses the strings of the previous line
+  const char* p = line.data();
+  const char* const end = p + line.size();
+  size_t field = 0;
   while (true) {
-    if (i == line.size() || line[i] == '\t') {
-      out.push_back(is_null ? std::nullopt : std::optional<std::string>(field));
-      field.clear();
-      is_null = false;
-      if (i == line.size()) break;
-      ++i;
-      continue;
-    }
-    if (line[i] == '\\' && i + 1 < line.size()) {
-      if (line[i + 1] == 'N' && field.empty() && (i + 2 == line.size() || line[i + 2] == '\t')) {
-        is_null = true;
-        i += 2;
-        continue;
+    const char* tab = static_cast<const char*>(std::memchr(p, '\t', static_cast<size_t>(end - p)));
+    const char* field_end = tab ? tab : end;
+    if (field < expected_fields) {
+      auto& slot = out[field];
+      if (field_end - p == 2 && p[0] == '\\' && p[1] == 'N') {
+        slot.reset();
+      } else {
+        if (!slot) slot.emplace();
+        DecodeField(p, field_end, *slot);
       }
-      ++i;
-      DecodeEscape(line, i, field);
-      continue;
     }
-    field += line[i++];
+    ++field;
+    if (!tab) break;
+    p = tab + 1;
   }
-  if (out.size() != expected_fields) {
-    throw Failure("COPY line has " + std::to_string(out.size()) + " fields, expected " + std::to_string(expected_fields));
+  if (field != expected_fields) {
+    throw Failure("COPY line has " + std::to_string(field) + " fields, expected " + std::to_string(expected_fields));
   }
 }
 

@@ -71,6 +71,8 @@ std::optional<std::string> SqliteStatement::Text(int column) const {
   return std::string(data, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
 }
 
+void SqliteStatement::ResetKeepingBindings() { sqlite3_reset(stmt_); }
+
 long long SqliteStatement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
 
 int SqliteStatement::ColumnCount() const { return sqlite3_column_count(stmt_); }

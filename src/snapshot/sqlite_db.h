@@ -45,6 +45,7 @@ class SqliteStatement {
   // True while a row is available; false when done. Throws on error.
   bool Step();
   void Reset();
+  void ResetKeepingBindings();
   std::optional<std::string> Text(int column) const;
   long long Int(int column) const;
   int ColumnCount() const;

@@ -1,6 +1,8 @@
 // The snapshot step: COPY out of PostgreSQL, straight into the SQLite snapshot file.
 #include "snapshot/take_snapshot.h"
 
+#include <thread>
+
 #include <pqxx/pqxx>
 
 #include "catalog/catalog.h"
@@ -9,6 +11,7 @@
 #include "common/sql_text.h"
 #include "connect/pg_session.h"
 #include "snapshot/copy_text.h"
+#include "snapshot/line_pipe.h"
 #include "snapshot/snapshot_file.h"
 
 namespace dbrefresh {
@@ -38,6 +41,31 @@ void WriteSourceMeta(SnapshotWriter& writer, pqxx::transaction_base& tx, pqxx::c
   writer.SetMeta("flyway_migration_count", std::to_string(migrations.size()));
 }
 
+// Reader thread: COPY lines from PostgreSQL into the pipe, in batches.
+void ReadCopyLines(pqxx::transaction_base& tx, const std::string& query, LinePipe& pipe) {
+  try {
+    pqxx::stream_from stream(tx, query);
+    LinePipe::Batch batch;
+    std::string line;
+    bool wanted = true;
+    while (wanted && stream.get_raw_line(line)) {
+      if (!line.empty() && line.back() == '\n') line.pop_back();  // libpqxx 6.4 keeps COPY's line end
+      batch.push_back(std::move(line));
+      if (batch.size() == 2048) {
+        wanted = pipe.Push(std::move(batch));
+        batch = {};
+      }
+    }
+    if (wanted) {
+      stream.complete();
+      if (!batch.empty()) pipe.Push(std::move(batch));
+    }
+    pipe.Close();
+  } catch (...) {
+    pipe.Close(std::current_exception());
+  }
+}
+
 long long CopyTableRows(pqxx::transaction_base& tx, const TableInfo& table, SnapshotWriter& writer) {
   std::vector<std::string> names;
   for (const auto& c : table.columns) names.push_back(c.name);
@@ -46,17 +74,26 @@ long long CopyTableRows(pqxx::transaction_base& tx, const TableInfo& table, Snap
   // its "table" into COPY ... TO STDOUT as given, so a parenthesised query works there.
   const std::string query = "(SELECT " + sql::IdentList(names) + " FROM " +
                             sql::QualifiedName(table.schema, table.name) + ")";
-  pqxx::stream_from stream(tx, query);
-  std::string line;
-  RowValues values;
+  // PostgreSQL's side and SQLite's side overlap: one thread reads COPY, this one writes the file.
+  LinePipe pipe;
+  std::thread reader(ReadCopyLines, std::ref(tx), std::cref(query), std::ref(pipe));
   long long rows = 0;
-  while (stream.get_raw_line(line)) {
-    if (!line.empty() && line.back() == '\n') line.pop_back();  // libpqxx 6.4 keeps COPY's line end
-    copy_text::DecodeLine(line, names.size(), values);
-    writer.AddRow(values);
-    if (++rows % 200000 == 0) log::Info("snapshot progress", {{"table", table.name}, {"rows", rows}});
+  try {
+    LinePipe::Batch batch;
+    RowValues values;
+    while (pipe.Pop(batch)) {
+      for (const auto& line : batch) {
+        copy_text::DecodeLine(line, names.size(), values);
+        writer.AddRow(values);
+        if (++rows % 200000 == 0) log::Info("snapshot progress", {{"table", table.name}, {"rows", rows}});
+      }
+    }
+  } catch (...) {
+    pipe.Abandon();
+    reader.join();
+    throw;
   }
-  stream.complete();
+  reader.join();
   return rows;
 }
 
