@@ -122,7 +122,7 @@ Config ParseConfig(const std::string& json_text, const std::string& origin) {
   json root;
   try {
     root = json::parse(json_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // syntax errors, and numbers too big for a double (1e400)
     throw UsageError("config " + origin + ": not valid JSON (" + std::string(e.what()) + ")");
   }
   Config config;

@@ -58,7 +58,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadConfig{R"({"preserve": []})", "preserve"},
                       BadConfig{R"({"preserve": [{"table": "users", "defaults": {"x": 1}}]})", "preserve[0].defaults.x"},
                       BadConfig{R"({"terminate_connections": "yes"})", "terminate_connections"},
-                      BadConfig{R"([1, 2])", "JSON object"}, BadConfig{R"({"schema": )", "not valid JSON"}));
+                      BadConfig{R"([1, 2])", "JSON object"}, BadConfig{R"({"schema": )", "not valid JSON"},
+                      BadConfig{R"({"jobs": 1e400})", "not valid JSON"}));
 
 }  // namespace
 }  // namespace dbrefresh
