@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -156,15 +158,28 @@ void SnapshotWriter::FinishTable() {
   stmt.Bind(3, t.rows_table);
   stmt.Bind(4, t.row_count);
   stmt.Step();
-  // Key columns get an index so seed-sql can find a parent row by its id.
-  if (const ConstraintInfo* pk = t.info.PrimaryKey(); pk && pk->columns.size() == 1) {
-    db_->Exec("CREATE INDEX " + SqliteIdent(t.rows_table + "_key") + " ON " + SqliteIdent(t.rows_table) + " (" +
-              SqliteIdent(pk->columns[0]) + ")");
+}
+
+void SnapshotWriter::IndexParentKeys() {
+  // seed-sql finds a child's parent row by the referenced column; only those columns need an
+  // index (indexing every table's key would cost as much as a third of the snapshot's time).
+  for (const auto& parent : tables_) {
+    std::set<std::string> referenced;
+    for (const auto& child : tables_) {
+      for (const ConstraintInfo* fk : child.info.ForeignKeys()) {
+        if (fk->ref_table == parent.info.name && fk->ref_columns.size() == 1) referenced.insert(fk->ref_columns[0]);
+      }
+    }
+    for (const auto& column : referenced) {
+      db_->Exec("CREATE INDEX " + SqliteIdent(parent.rows_table + "_" + column) + " ON " + SqliteIdent(parent.rows_table) +
+                " (" + SqliteIdent(column) + ")");
+    }
   }
 }
 
 void SnapshotWriter::Commit() {
   FinishTable();
+  IndexParentKeys();
   db_->Exec("COMMIT");
   db_.reset();
   SyncFile(partial_path_);

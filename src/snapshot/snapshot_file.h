@@ -41,11 +41,12 @@ class SnapshotWriter {
   // Starts a table; rows then go through AddRow until the next BeginTable or Commit.
   void BeginTable(const TableInfo& table);
   void AddRow(const RowValues& values);
-  // Records row counts, indexes the key columns, fsyncs and renames into place.
+  // Records row counts, indexes the columns child tables reference, fsyncs and renames into place.
   void Commit();
 
  private:
   void FinishTable();
+  void IndexParentKeys();
   std::string path_;
   std::string partial_path_;
   std::unique_ptr<SqliteDb> db_;
@@ -69,7 +70,7 @@ class SnapshotReader {
   // Streams the table's rows in the order they were saved; values follow info.columns.
   void ForEachRow(const SnapshotTable& table, const std::function<void(const RowValues&)>& visit) const;
 
-  // The row whose `column` equals `value`, if any (uses the index made for key columns).
+  // The row whose `column` equals `value`, if any (indexed when a child table references it).
   std::optional<RowValues> FindRow(const SnapshotTable& table, const std::string& column,
                                    const std::string& value) const;
 
