@@ -20,8 +20,11 @@ std::string ReadOnlyOptions() {
 
 void DumpSource(ProcessRunner& runner, const PgTools& tools, const ConnectionSpec& source, const Config& config,
                 const std::string& out_dir) {
+  // The dump is a scratch directory removed after the restore: compressing it costs most of the
+  // dump's time (scripts/bench.sh measured 7.2 s against 1.8 s at scale 0.25). pg_dump_args can
+  // still ask for --compress when the scratch volume is small.
   std::vector<std::string> args = {"--format=directory", "--jobs=" + std::to_string(config.jobs), "--no-owner",
-                                   "--no-privileges", "--verbose", "--file=" + out_dir};
+                                   "--no-privileges", "--compress=0", "--verbose", "--file=" + out_dir};
   args.insert(args.end(), config.pg_dump_args.begin(), config.pg_dump_args.end());
   ProcessSpec spec = PgCommand(tools, "pg_dump", source, args);
   spec.env["PGOPTIONS"] = ReadOnlyOptions();

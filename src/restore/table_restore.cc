@@ -114,7 +114,6 @@ void StageRows(pqxx::work& tx, const SnapshotReader& snapshot, const TableRestor
     writer.write_raw_line(line);
   });
   writer.complete();
-  tx.exec("ANALYZE " + plan.Stage());
 }
 
 std::string CastExpression(const ColumnPlan& c) {
