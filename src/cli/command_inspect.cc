@@ -52,14 +52,12 @@ void PrintText(const SnapshotReader& snapshot) {
 
 int RunInspect(int argc, char** argv) {
   auto options = NewOptions("inspect", "Show what a snapshot file holds: when, from where, tables, columns, row counts", false);
-  options.add_options()("json", "Machine-readable output")("file", "Snapshot file", cxxopts::value<std::string>());
-  options.parse_positional({"file"});
-  options.positional_help("FILE.db");
+  options.add_options()("json", "Machine-readable output");
+  AddSnapshotFileArgument(options);
   auto args = Parse(options, argc, argv);
   if (!args) return 0;
-  auto file = Given(*args, "file");
-  if (!file) throw UsageError("inspect needs a snapshot file: dbrefresh inspect FILE.db");
-  SnapshotReader snapshot(*file);
+  const std::string file = RequireSnapshotFile(*args, "dbrefresh inspect FILE.db [--json]");
+  SnapshotReader snapshot(file);
   if (args->count("json")) {
     std::cout << Describe(snapshot).dump(2) << std::endl;
   } else {

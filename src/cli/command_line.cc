@@ -35,6 +35,18 @@ std::optional<cxxopts::ParseResult> Parse(cxxopts::Options& options, int argc, c
   }
 }
 
+void AddSnapshotFileArgument(cxxopts::Options& options) {
+  options.add_options()("file", "Snapshot file", cxxopts::value<std::string>());
+  options.parse_positional({"file"});
+  options.positional_help("FILE.db");
+}
+
+std::string RequireSnapshotFile(const cxxopts::ParseResult& args, const std::string& usage) {
+  auto file = Given(args, "file");
+  if (!file || file->empty()) throw UsageError("a snapshot file is needed: " + usage);
+  return *file;
+}
+
 std::optional<std::string> Given(const cxxopts::ParseResult& args, const std::string& name) {
   if (!args.count(name)) return std::nullopt;
   return args[name].as<std::string>();

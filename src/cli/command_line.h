@@ -22,6 +22,11 @@ std::optional<cxxopts::ParseResult> Parse(cxxopts::Options& options, int argc, c
 // Applies --log-format/--quiet/--verbose, loads --config, and lets --schema win over the file.
 Config LoadSharedOptions(const cxxopts::ParseResult& args);
 
+// Declares the positional FILE.db argument of inspect, restore-users and seed-sql.
+void AddSnapshotFileArgument(cxxopts::Options& options);
+// The FILE.db given, or a usage error showing `usage`.
+std::string RequireSnapshotFile(const cxxopts::ParseResult& args, const std::string& usage);
+
 // The value of a string option when it was given.
 std::optional<std::string> Given(const cxxopts::ParseResult& args, const std::string& name);
 

@@ -1,6 +1,7 @@
 // `dbrefresh refresh --source S --target T --confirm-target NAME`: the whole job (SPEC section 5).
 #include <iostream>
 #include <set>
+#include <string>
 
 #include "cli/command_line.h"
 #include "cli/commands.h"
@@ -20,29 +21,39 @@ void AddRefreshOptions(cxxopts::Options& options) {
       ("confirm-target", "The target database's name: required, the refresh overwrites it", cxxopts::value<std::string>())
       ("force", "Go on despite blocking preflight findings (never overrides the guard)")
       ("strategy", "schema (default), clean or swap", cxxopts::value<std::string>())
-      ("jobs", "pg_dump / pg_restore --jobs (default 2)", cxxopts::value<int>())
+      ("jobs", "pg_dump / pg_restore --jobs (default 2)", cxxopts::value<std::string>())
       ("snapshot-dir", "Directory of the run's files (default ./dbrefresh-snapshots)", cxxopts::value<std::string>())
-      ("keep-snapshots", "Keep the files of this many runs, the current included (default 5)", cxxopts::value<int>())
+      ("keep-snapshots", "Keep the files of this many runs, the current included (default 5)", cxxopts::value<std::string>())
       ("report", "Also write the JSON report to this file", cxxopts::value<std::string>())
       ("on-conflict", "restore-users policy for rows prod has too: skip (default), update or fail", cxxopts::value<std::string>())
       ("post-restore-command", "Command run after the restore when the target was on newer migrations; repeat the "
        "flag (or separate with commas) for each argument, e.g. --post-restore-command kubectl,rollout,restart,deployment/api",
        cxxopts::value<std::vector<std::string>>())
-      ("wait-for-migrations", "Seconds to wait for the migrations to be re-applied (default 0)", cxxopts::value<int>())
-      ("lock-timeout", "Seconds to wait for locks on the target before retrying (default 10)", cxxopts::value<int>())
+      ("wait-for-migrations", "Seconds to wait for the migrations to be re-applied (default 0)", cxxopts::value<std::string>())
+      ("lock-timeout", "Seconds to wait for locks on the target before retrying (default 10)", cxxopts::value<std::string>())
       ("terminate-connections", "End the other sessions on the target database before clearing it")
       ("pg-bin", "Directory of pg_dump and pg_restore (default: newest /usr/lib/postgresql/*/bin, else PATH)",
        cxxopts::value<std::string>())
       ("use-snapshot", "Resume a failed run: use this earlier snapshot instead of taking one", cxxopts::value<std::string>());
 }
 
+// Numeric options arrive as text and are checked here: cxxopts' own message for a bad number
+// ("Argument '1e3' failed to parse") does not say which option it was.
 int IntOption(const cxxopts::ParseResult& args, const std::string& name, int fallback, int min, int max) {
   if (!args.count(name)) return fallback;
-  int value = args[name].as<int>();
-  if (value < min || value > max) {
-    throw UsageError("--" + name + " must be from " + std::to_string(min) + " to " + std::to_string(max));
+  const std::string text = args[name].as<std::string>();
+  long long value = 0;
+  size_t used = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
   }
-  return value;
+  if (used == 0 || used != text.size() || value < min || value > max) {
+    throw UsageError("--" + name + " must be a whole number from " + std::to_string(min) + " to " + std::to_string(max) +
+                     " (got '" + text + "')");
+  }
+  return static_cast<int>(value);
 }
 
 // Flags win over the config file.

@@ -40,20 +40,18 @@ int RunRestoreUsers(int argc, char** argv) {
       ("dry-run", "Do everything in a transaction, print the plan and counts, roll back")
       ("seed-out", "Where rows that cannot be inserted go (default: beside the snapshot, .seed.sql)", cxxopts::value<std::string>())
       ("json", "Print the per-table counts as JSON on stdout")
-      ("file", "Snapshot file", cxxopts::value<std::string>());
-  options.parse_positional({"file"});
-  options.positional_help("FILE.db");
+;
+  AddSnapshotFileArgument(options);
   auto args = Parse(options, argc, argv);
   if (!args) return 0;
   Config config = LoadSharedOptions(*args);
-  auto file = Given(*args, "file");
-  if (!file) throw UsageError("restore-users needs a snapshot file: dbrefresh restore-users FILE.db --target T");
+  const std::string file = RequireSnapshotFile(*args, "dbrefresh restore-users FILE.db --target T");
   RestoreOptions restore;
   restore.on_conflict = ParseOnConflict(Given(*args, "on-conflict").value_or(config.on_conflict));
   restore.dry_run = args->count("dry-run") > 0;
   restore.seed_out = Given(*args, "seed-out").value_or("");
   ConnectionSpec target = RequireConnection(Side::kTarget, Given(*args, "target"), ProcessEnvironment());
-  SnapshotReader snapshot(*file);
+  SnapshotReader snapshot(file);
   RestoreOutcome outcome = RestoreUsers(snapshot, target, config, restore);
   if (args->count("json")) {
     nlohmann::json tables = nlohmann::json::array();

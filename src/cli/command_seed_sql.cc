@@ -60,15 +60,13 @@ int RunSeedSql(int argc, char** argv) {
   options.add_options()
       ("target", "Adapt the script to this database's current columns", cxxopts::value<std::string>())
       ("out", "Write the script here (mode 0600) instead of stdout", cxxopts::value<std::string>())
-      ("file", "Snapshot file", cxxopts::value<std::string>());
-  options.parse_positional({"file"});
-  options.positional_help("FILE.db");
+;
+  AddSnapshotFileArgument(options);
   auto args = Parse(options, argc, argv);
   if (!args) return 0;
   Config config = LoadSharedOptions(*args);
-  auto file = Given(*args, "file");
-  if (!file) throw UsageError("seed-sql needs a snapshot file: dbrefresh seed-sql FILE.db [--target T] [--out FILE.sql]");
-  SnapshotReader snapshot(*file);
+  const std::string file = RequireSnapshotFile(*args, "dbrefresh seed-sql FILE.db [--target T] [--out FILE.sql]");
+  SnapshotReader snapshot(file);
   std::map<std::string, TableMapping> mappings;
   auto target = ResolveConnection(Side::kTarget, Given(*args, "target"), ProcessEnvironment());
   if (Given(*args, "target")) mappings = TargetMappings(snapshot, *target, config);

@@ -28,13 +28,24 @@ std::atomic<pid_t> g_child{0};
 volatile sig_atomic_t g_interrupted_by = 0;
 static_assert(std::atomic<pid_t>::is_always_lock_free, "the signal handler needs a lock-free pid");
 
-// Async-signal-safe: forwards to the child, or (no child) dies as the signal intends.
+// SayOnInterrupt's line, double-buffered: it is replaced only from the main thread, which the
+// handler interrupts, so the published one is never being written while the handler reads it.
+std::string g_interrupt_lines[2];
+std::atomic<int> g_interrupt_line{-1};
+
+// Async-signal-safe: forwards to the child, or (no child) says the prepared line and dies as the
+// signal intends.
 void ForwardSignal(int signal_number) {
   pid_t child = g_child.load();
   if (child > 0) {
     g_interrupted_by = signal_number;
     ::kill(child, signal_number);
     return;
+  }
+  const int line = g_interrupt_line.load();
+  if (line >= 0 && !g_interrupt_lines[line].empty()) {
+    ssize_t written = ::write(STDERR_FILENO, g_interrupt_lines[line].data(), g_interrupt_lines[line].size());
+    (void)written;
   }
   ::signal(signal_number, SIG_DFL);
   ::raise(signal_number);
@@ -240,6 +251,17 @@ ProcessResult PosixProcessRunner::Run(const ProcessSpec& spec) {
                   " ran; it was stopped");
   }
   return result;
+}
+
+void SayOnInterrupt(const std::string& line) {
+  const int next = g_interrupt_line.load() == 0 ? 1 : 0;
+  g_interrupt_lines[next] = line.empty() ? "" : line + "\n";
+  g_interrupt_line.store(next);
+  struct sigaction action {};
+  action.sa_handler = ForwardSignal;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGTERM, &action, nullptr);
+  ::sigaction(SIGINT, &action, nullptr);
 }
 
 std::string MaskedCommandLine(const std::vector<std::string>& argv) {

@@ -58,6 +58,12 @@ class PosixProcessRunner : public ProcessRunner {
   ProcessResult Run(const ProcessSpec& spec) override;
 };
 
+// From now on, SIGTERM or SIGINT arriving while no child program runs writes `line` (plus a newline)
+// to stderr before ending dbrefresh as the signal intends (exit status 128 + signal). The line is
+// prepared in advance because a signal handler may only write(2); call again whenever what to say
+// changes (the refresh says, at the start of each step, which command resumes it). "" says nothing.
+void SayOnInterrupt(const std::string& line);
+
 // The command line as it may be shown: arguments quoted where needed, and any argument that is
 // a connection string holding a password shown masked.
 std::string MaskedCommandLine(const std::vector<std::string>& argv);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -58,6 +59,7 @@ class RefreshRun {
   template <typename Body>
   void Step(const std::string& name, Body body);
   void GuardStep(StepRecord& step);
+  void AvoidAnEarlierRunsNames(const std::string& db);
   void PreflightStep(StepRecord& step);
   void SnapshotStep(StepRecord& step);
   void DumpStep(StepRecord& step);
@@ -72,6 +74,7 @@ class RefreshRun {
   [[noreturn]] void Fail(ExitCode code, const std::string& message);
   void WriteReports();
   ResumeContext Resume(bool after_post_check) const;
+  std::string InterruptedLine(const std::string& step) const;
 
   const RefreshOptions& options_;
   const Config& config_;
@@ -97,6 +100,7 @@ void RefreshRun::Step(const std::string& name, Body body) {
   report_.steps.push_back({name, "running", log::UtcNow(), 0, {}, nlohmann::json::object()});
   const size_t index = report_.steps.size() - 1;
   log::Info("step " + std::to_string(index + 1) + "/" + std::to_string(total_steps_) + ": " + name);
+  SayOnInterrupt(InterruptedLine(name));
   const auto start = std::chrono::steady_clock::now();
   auto finish = [&](const char* status) {
     StepRecord& step = report_.steps[index];
@@ -139,6 +143,7 @@ void RefreshRun::GuardStep(StepRecord& step) {
   report_.source = sessions_->source.masked;
   report_.target = sessions_->target.masked;
   const std::string& db = sessions_->target.dbname;
+  AvoidAnEarlierRunsNames(db);
   if (strategy_ == Strategy::kSwap) {
     RequireCreatedb(sessions_->target);
     swap_ = PlanSwapNames(db, timestamp_);
@@ -147,6 +152,19 @@ void RefreshRun::GuardStep(StepRecord& step) {
   if (!options_.use_snapshot.empty()) report_.files.snapshot = options_.use_snapshot;  // resuming: the earlier run's snapshot, this run's other files
   files_planned_ = true;
   step.counts = {{"target_database", db}};
+}
+
+// A run started in the same second as an earlier one (a retry straight after a failure) would get
+// that run's file names, and refuse to overwrite its snapshot: wait for the next second instead.
+void RefreshRun::AvoidAnEarlierRunsNames(const std::string& db) {
+  auto taken = [&] {
+    const RunFiles files = PlanRunFiles(config_.snapshot_dir, db, timestamp_);
+    return std::filesystem::exists(files.snapshot) || std::filesystem::exists(files.report);
+  };
+  for (int waited = 0; taken() && waited < 30; ++waited) {  // bounded: 3 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    timestamp_ = CompactUtcTimestamp();
+  }
 }
 
 void RefreshRun::PreflightStep(StepRecord& step) {
@@ -327,14 +345,41 @@ ResumeContext RefreshRun::Resume(bool after_post_check) const {
   return c;
 }
 
+// What a SIGTERM/SIGINT ending the run during `step` (while no child program runs) leaves as the
+// last log line: the resume command as of the step's start, assuming the worst the step can do.
+std::string RefreshRun::InterruptedLine(const std::string& step) const {
+  ResumeContext context = Resume(step == "post-check");
+  const bool replacing_target = strategy_ != Strategy::kSwap && (step == "clear" || step == "restore");
+  if (replacing_target && context.state == TargetState::kUntouched) context.state = TargetState::kIncomplete;
+  std::string hint = files_planned_ ? ResumeHint(context) : "";
+  if (hint.empty()) hint = "Nothing was changed; run the same command again.";
+  const std::string message = "interrupted by a signal during step " + step +
+                              "; the servers roll back what it had not committed. " + hint;
+  if (log::CurrentFormat() == log::Format::kJson) {
+    // No "time": the line is prepared when the step starts, not when the signal comes.
+    return nlohmann::json({{"level", "error"}, {"msg", message}})
+        .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  return "error: " + message;
+}
+
 void RefreshRun::Fail(ExitCode code, const std::string& message) {
+  const std::string failed_step = report_.steps.empty() ? "" : report_.steps.back().name;
+  // restore-users refused rows the target has too: the same command would refuse them again.
+  const bool conflict_refused = code == ExitCode::kBlocked && failed_step == "restore-users" &&
+                                options_.on_conflict == OnConflict::kFail;
   // Exit 4 promises that nothing changed; once the target has been cleared it is a plain failure.
   if (code == ExitCode::kBlocked && state_ != TargetState::kUntouched) code = ExitCode::kFailure;
   if (drop_fresh_on_failure_ && swap_) DropFreshDatabase(options_.target, *swap_);
   report_.exit_code = ToInt(code);
   report_.error = message;
-  const bool in_post_check = !report_.steps.empty() && report_.steps.back().name == "post-check";
-  report_.resume = files_planned_ ? ResumeHint(Resume(in_post_check)) : "";
+  ResumeContext resume = Resume(failed_step == "post-check");
+  if (conflict_refused) {
+    resume.on_conflict = "skip";
+    resume.note = "--on-conflict fail would stop again; skip keeps the target's row where both have one, update "
+                  "writes the snapshot's values over it";
+  }
+  report_.resume = files_planned_ ? ResumeHint(resume) : "";
   report_.finished_at = log::UtcNow();
   try {
     WriteReports();

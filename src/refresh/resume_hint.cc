@@ -41,7 +41,8 @@ std::string ResumeHint(const ResumeContext& c) {
              BothConnections(c) + ": " + RefreshCommand(c, true);
     case TargetState::kRestored:
       return "The target is restored from the source; its preserved rows are in the snapshot " + c.snapshot +
-             ". To put them back, with DBREFRESH_TARGET_URL set to the target (" + c.target_masked +
+             ". To put them back" + (c.note.empty() ? "" : " (" + c.note + ")") +
+             ", with DBREFRESH_TARGET_URL set to the target (" + c.target_masked +
              "): " + RestoreUsersCommand(c);
   }
   return "";

@@ -24,6 +24,7 @@ struct ResumeContext {
   std::string target_db;
   std::string strategy;
   std::string on_conflict;               // skip | update | fail, for restore-users
+  std::string note;                      // said before the restore-users command, e.g. why its --on-conflict differs
   std::vector<std::string> shared_args;   // --config FILE, --schema NAME as given (for restore-users)
   std::vector<std::string> refresh_args;  // the refresh's other options as given, connections excluded
 };

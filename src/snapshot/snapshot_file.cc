@@ -51,13 +51,38 @@ void SyncDirectoryOf(const std::string& path) {
   }
 }
 
-// A type name as format_type prints it ("character varying(20)", "public.\"Status\"[]", ...).
-// Seed SQL splices types into casts, so a hand-edited snapshot must not smuggle SQL in through one.
+// A type name as format_type prints it: words, "quoted" identifiers, dots, typmods of digits and
+// "[]" ("character varying(20)", "timestamp(3) with time zone", public."Status"[]). Seed SQL splices
+// types into casts, so a hand-edited snapshot must not smuggle an expression in through one: with
+// no operators, no function calls and no literals allowed, a type can only be a type.
 bool IsPlausibleTypeName(const std::string& type) {
   if (type.empty() || type.size() > 200) return false;
-  if (type.find("--") != std::string::npos || type.find("/*") != std::string::npos) return false;
-  for (unsigned char c : type) {
-    if (!(std::isalnum(c) || c >= 0x80 || std::strchr(" _.,()[]\"$", c))) return false;
+  size_t i = 0;
+  while (i < type.size()) {
+    const unsigned char c = static_cast<unsigned char>(type[i]);
+    if (std::isalpha(c) || c == '_' || c >= 0x80) {
+      while (i < type.size() && (std::isalnum(static_cast<unsigned char>(type[i])) || type[i] == '_' ||
+                                 static_cast<unsigned char>(type[i]) >= 0x80)) {
+        ++i;
+      }
+    } else if (c == '"') {
+      const size_t close = type.find('"', i + 1);
+      if (close == std::string::npos) return false;
+      i = close + 1;
+    } else if (c == '(') {
+      const size_t close = type.find(')', i);
+      if (close == std::string::npos || close == i + 1) return false;
+      for (size_t j = i + 1; j < close; ++j) {
+        if (!std::isdigit(static_cast<unsigned char>(type[j])) && type[j] != ',') return false;
+      }
+      i = close + 1;
+    } else if (type.compare(i, 2, "[]") == 0) {
+      i += 2;
+    } else if (c == ' ' || c == '.') {
+      ++i;
+    } else {
+      return false;
+    }
   }
   return true;
 }

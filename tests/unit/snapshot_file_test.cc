@@ -129,6 +129,28 @@ TEST_F(SnapshotFileTest, SqlSmuggledInATypeNameIsRefused) {
   ExpectBadSnapshot("invalid type name");
 }
 
+TEST_F(SnapshotFileTest, AnExpressionDressedAsATypeIsRefused) {
+  WriteValid({});
+  {
+    SqliteDb db(path_, SqliteDb::Mode::kCreate);
+    db.Exec("UPDATE dbrefresh_columns SET type = 'text IS NOT NULL AND (SELECT setval($$seq$$,4242)) IS NOT NULL' "
+            "WHERE column_name = 'name'");
+  }
+  ExpectBadSnapshot("invalid type name");
+}
+
+TEST_F(SnapshotFileTest, RealTypeNamesAreAccepted) {
+  WriteValid({});
+  {
+    SqliteDb db(path_, SqliteDb::Mode::kCreate);
+    db.Exec("UPDATE dbrefresh_columns SET type = 'timestamp(3) with time zone' WHERE column_name = 'id'");
+    db.Exec("UPDATE dbrefresh_columns SET type = 'public.\"Status \"\"x\"\"\"[]' WHERE column_name = 'name'");
+    db.Exec("UPDATE dbrefresh_columns SET type = 'numeric(20,6)[]' WHERE column_name = 'email'");
+  }
+  SnapshotReader reader(path_);
+  EXPECT_EQ(reader.tables()[0].info.columns[0].type, "timestamp(3) with time zone");
+}
+
 // Found by scripts/fuzz.sh: a NULL key in dbrefresh_meta crashed the reader.
 TEST_F(SnapshotFileTest, KnownIssue_NullMetaKeyIsExit6NotACrash) {
   WriteValid({});
