@@ -14,5 +14,7 @@ for target in snapshot_reader_fuzz config_fuzz; do
   mkdir -p "$corpus"
   cp -n testdata/fuzz/"${target%%_*}"/* "$corpus"/ 2>/dev/null || true
   echo "== $target for ${seconds}s"
-  (cd build-fuzz && ./"$target" -max_total_time="$seconds" -max_len=262144 "corpus-${target%_fuzz}" 2>&1 | tail -4)
+  (cd build-fuzz && ./"$target" -max_total_time="$seconds" -max_len=262144 "corpus-${target%_fuzz}" >"$target.log" 2>&1) ||
+    echo "$target: found a crash (build-fuzz/crash-*); see build-fuzz/$target.log"
+  grep -E '^(#[0-9]+\s+DONE|Done [0-9]+ runs)|SUMMARY' "build-fuzz/$target.log" | tail -2
 done
