@@ -54,15 +54,7 @@ class BackgroundProcess {
     posix_spawnattr_init(&attr);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
     posix_spawnattr_setpgroup(&attr, 0);
-    std::map<std::string, std::string> merged;
-    for (char** e = environ; *e; ++e) {
-      std::string s(*e);
-      auto eq = s.find('=');
-      if (eq != std::string::npos) merged[s.substr(0, eq)] = s.substr(eq + 1);
-    }
-    for (const auto& [k, v] : env) merged[k] = v;
-    std::vector<std::string> env_strings, args = argv;
-    for (const auto& [k, v] : merged) env_strings.push_back(k + "=" + v);
+    std::vector<std::string> env_strings = EnvironmentWith(env), args = argv;
     std::vector<char*> envp, argp;
     for (auto& s : env_strings) envp.push_back(s.data());
     envp.push_back(nullptr);

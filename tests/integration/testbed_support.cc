@@ -101,6 +101,19 @@ std::string Scalar(const std::string& url, const std::string& sql) {
 
 long long Count(const std::string& url, const std::string& sql) { return std::stoll(Scalar(url, sql)); }
 
+std::vector<std::string> EnvironmentWith(const std::map<std::string, std::string>& env) {
+  std::map<std::string, std::string> merged;
+  for (char** e = environ; *e; ++e) {
+    std::string s(*e);
+    auto eq = s.find('=');
+    if (eq != std::string::npos) merged[s.substr(0, eq)] = s.substr(eq + 1);
+  }
+  for (const auto& [k, v] : env) merged[k] = v;
+  std::vector<std::string> strings;
+  for (const auto& [k, v] : merged) strings.push_back(k + "=" + v);
+  return strings;
+}
+
 CommandResult RunProgram(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
   TempDir dir;
   const std::string out_path = dir.File("out"), err_path = dir.File("err");
@@ -109,15 +122,7 @@ CommandResult RunProgram(const std::vector<std::string>& argv, const std::map<st
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  std::map<std::string, std::string> merged;
-  for (char** e = environ; *e; ++e) {
-    std::string s(*e);
-    auto eq = s.find('=');
-    if (eq != std::string::npos) merged[s.substr(0, eq)] = s.substr(eq + 1);
-  }
-  for (const auto& [k, v] : env) merged[k] = v;
-  std::vector<std::string> env_strings;
-  for (const auto& [k, v] : merged) env_strings.push_back(k + "=" + v);
+  std::vector<std::string> env_strings = EnvironmentWith(env);
   std::vector<char*> envp, args;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);

@@ -53,6 +53,9 @@ struct CommandResult {
   std::string all() const { return out + err; }
 };
 
+// This process's environment with `env` added, as "KEY=value" strings for posix_spawn.
+std::vector<std::string> EnvironmentWith(const std::map<std::string, std::string>& env);
+
 // Runs build/dbrefresh with `args` (no shell). `env` is added to the environment.
 CommandResult RunDbrefresh(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {});
 // Runs any program the same way (psql, scripts/current-job.sh, ...).
