@@ -71,7 +71,7 @@ void DecodeField(const char* begin, const char* end, std::string& out) {
 
 }  // namespace
 
-void DecodeLine(const std::string& line, size_t expected_fields, std::vector<std::optional<std::string>>& out) {
+void DecodeLine(std::string_view line, size_t expected_fields, std::vector<std::optional<std::string>>& out) {
   // Fields are split on raw tabs: COPY escapes every tab inside a value as \t.
   out.resize(expected_fields);  // reuses the strings of the previous line
   const char* p = line.data();

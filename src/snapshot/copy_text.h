@@ -6,13 +6,14 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace dbrefresh::copy_text {
 
 // Splits one COPY line (without its trailing newline) into `fields` into `out`.
 // Throws dbrefresh::Error when the field count differs from `expected_fields`.
-void DecodeLine(const std::string& line, size_t expected_fields, std::vector<std::optional<std::string>>& out);
+void DecodeLine(std::string_view line, size_t expected_fields, std::vector<std::optional<std::string>>& out);
 
 // Escapes one value for a COPY text line; nullopt becomes \N.
 std::string EncodeField(const std::optional<std::string>& value);

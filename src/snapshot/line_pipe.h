@@ -2,6 +2,8 @@
 //
 // The snapshot reads COPY lines from PostgreSQL on one thread while the other writes SQLite, so
 // the two costs overlap instead of adding up. The bound keeps memory flat in the row count.
+// A batch is one buffer of whole lines, each ending in '\n' (COPY text escapes every newline inside
+// a value), so a batch costs one allocation, not one per line.
 #pragma once
 
 #include <condition_variable>
@@ -9,13 +11,12 @@
 #include <exception>
 #include <mutex>
 #include <string>
-#include <vector>
 
 namespace dbrefresh {
 
 class LinePipe {
  public:
-  using Batch = std::vector<std::string>;
+  using Batch = std::string;
   explicit LinePipe(size_t max_batches = 8) : max_batches_(max_batches) {}
 
   // Producer: blocks while the pipe is full. Returns false once the consumer has given up.

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -116,7 +117,8 @@ SnapshotWriter::SnapshotWriter(const std::string& path)
 
 SnapshotWriter::~SnapshotWriter() {
   if (committed_) return;
-  insert_.reset();
+  insert_one_.reset();
+  insert_many_.reset();
   db_.reset();
   std::remove(partial_path_.c_str());
 }
@@ -161,20 +163,51 @@ void SnapshotWriter::BeginTable(const TableInfo& table) {
     constraint.Reset();
   }
   db_->Exec("CREATE TABLE " + SqliteIdent(entry.rows_table) + " (" + column_list + ")");
-  insert_ = std::make_unique<SqliteStatement>(
-      *db_, "INSERT INTO " + SqliteIdent(entry.rows_table) + " VALUES (" + placeholders + ")");
+  const std::string insert = "INSERT INTO " + SqliteIdent(entry.rows_table) + " VALUES ";
+  const std::string one_row = "(" + placeholders + ")";
+  insert_one_ = std::make_unique<SqliteStatement>(*db_, insert + one_row);
+  // As many rows per statement as SQLite's parameter limit allows, up to 64 (more gains nothing).
+  const size_t width = std::max<size_t>(table.columns.size(), 1);
+  const auto max_parameters = static_cast<size_t>(sqlite3_limit(db_->handle(), SQLITE_LIMIT_VARIABLE_NUMBER, -1));
+  rows_per_insert_ = std::clamp<size_t>(max_parameters / width, 1, 64);
+  std::string many_rows = one_row;
+  for (size_t i = 1; i < rows_per_insert_; ++i) many_rows += ", " + one_row;
+  insert_many_ = std::make_unique<SqliteStatement>(*db_, insert + many_rows);
+  pending_.assign(rows_per_insert_, RowValues(table.columns.size()));
+  pending_count_ = 0;
   tables_.push_back(std::move(entry));
 }
 
-void SnapshotWriter::AddRow(const RowValues& values) {
-  for (size_t i = 0; i < values.size(); ++i) insert_->BindNoCopy(static_cast<int>(i + 1), values[i]);
-  insert_->Step();
-  insert_->ResetKeepingBindings();  // every parameter is bound again for the next row
-  ++tables_.back().row_count;
+void SnapshotWriter::AddRow(RowValues& values) {
+  pending_[pending_count_++].swap(values);
+  if (pending_count_ == rows_per_insert_) InsertPendingRows();
+}
+
+void SnapshotWriter::InsertPendingRows() {
+  // A full batch goes through the many-row statement; the tail of a table one row at a time.
+  const bool full = pending_count_ == rows_per_insert_;
+  SqliteStatement& insert = full ? *insert_many_ : *insert_one_;
+  for (size_t row = 0; row < pending_count_; ++row) {
+    const RowValues& values = pending_[row];
+    const size_t first = full ? row * values.size() : 0;
+    for (size_t i = 0; i < values.size(); ++i) insert.BindNoCopy(static_cast<int>(first + i + 1), values[i]);
+    if (!full) {
+      insert.Step();
+      insert.ResetKeepingBindings();  // every parameter is bound again for the next row
+    }
+  }
+  if (full) {
+    insert.Step();
+    insert.ResetKeepingBindings();
+  }
+  tables_.back().row_count += static_cast<long long>(pending_count_);
+  pending_count_ = 0;
 }
 
 void SnapshotWriter::FinishTable() {
-  insert_.reset();
+  if (insert_one_ && pending_count_ > 0) InsertPendingRows();
+  insert_one_.reset();
+  insert_many_.reset();
   if (tables_.empty()) return;
   const SnapshotTable& t = tables_.back();
   auto stmt = db_->Prepare("INSERT INTO dbrefresh_tables VALUES (?, ?, ?, ?)");

@@ -40,17 +40,26 @@ class SnapshotWriter {
   void SetMeta(const std::string& key, const std::string& value);
   // Starts a table; rows then go through AddRow until the next BeginTable or Commit.
   void BeginTable(const TableInfo& table);
-  void AddRow(const RowValues& values);
+  // Takes the row's values; `values` comes back holding another row's strings, to be overwritten
+  // (the hot path reuses their memory instead of allocating for every row).
+  void AddRow(RowValues& values);
   // Records row counts, indexes the columns child tables reference, fsyncs and renames into place.
   void Commit();
 
  private:
   void FinishTable();
+  void InsertPendingRows();
   void IndexParentKeys();
   std::string path_;
   std::string partial_path_;
   std::unique_ptr<SqliteDb> db_;
-  std::unique_ptr<SqliteStatement> insert_;
+  // Rows wait in pending_ and go in rows_per_insert_ at a time through insert_many_: executing a
+  // statement per row costs SQLite a cursor open, a transaction check and a halt each time.
+  std::unique_ptr<SqliteStatement> insert_one_;
+  std::unique_ptr<SqliteStatement> insert_many_;
+  std::vector<RowValues> pending_;
+  size_t pending_count_ = 0;
+  size_t rows_per_insert_ = 1;
   std::vector<SnapshotTable> tables_;
   bool committed_ = false;
 };

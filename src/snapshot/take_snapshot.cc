@@ -1,6 +1,8 @@
 // The snapshot step: COPY out of PostgreSQL, straight into the SQLite snapshot file.
 #include "snapshot/take_snapshot.h"
 
+#include <cstring>
+#include <string_view>
 #include <thread>
 
 #include <pqxx/pqxx>
@@ -41,19 +43,21 @@ void WriteSourceMeta(SnapshotWriter& writer, pqxx::transaction_base& tx, pqxx::c
   writer.SetMeta("flyway_migration_count", std::to_string(migrations.size()));
 }
 
-// Reader thread: COPY lines from PostgreSQL into the pipe, in batches.
+// Reader thread: COPY lines from PostgreSQL into the pipe, a few hundred kilobytes at a time.
 void ReadCopyLines(pqxx::transaction_base& tx, const std::string& query, LinePipe& pipe) {
+  constexpr size_t kBatchBytes = 256 * 1024;
   try {
     pqxx::stream_from stream(tx, query);
     LinePipe::Batch batch;
     std::string line;
     bool wanted = true;
     while (wanted && stream.get_raw_line(line)) {
-      if (!line.empty() && line.back() == '\n') line.pop_back();  // libpqxx 6.4 keeps COPY's line end
-      batch.push_back(std::move(line));
-      if (batch.size() == 2048) {
+      batch += line;
+      if (line.empty() || line.back() != '\n') batch += '\n';  // libpqxx 6.4 keeps COPY's line end; be sure
+      if (batch.size() >= kBatchBytes) {
         wanted = pipe.Push(std::move(batch));
         batch = {};
+        batch.reserve(kBatchBytes + 4096);
       }
     }
     if (wanted) {
@@ -82,10 +86,14 @@ long long CopyTableRows(pqxx::transaction_base& tx, const TableInfo& table, Snap
     LinePipe::Batch batch;
     RowValues values;
     while (pipe.Pop(batch)) {
-      for (const auto& line : batch) {
-        copy_text::DecodeLine(line, names.size(), values);
+      const char* line = batch.data();
+      const char* const end = line + batch.size();
+      while (line < end) {
+        const char* newline = static_cast<const char*>(std::memchr(line, '\n', static_cast<size_t>(end - line)));
+        copy_text::DecodeLine(std::string_view(line, static_cast<size_t>(newline - line)), names.size(), values);
         writer.AddRow(values);
         if (++rows % 200000 == 0) log::Info("snapshot progress", {{"table", table.name}, {"rows", rows}});
+        line = newline + 1;
       }
     }
   } catch (...) {

@@ -17,7 +17,7 @@ TEST(LinePipe, DeliversEveryBatchInOrderThenEnds) {
   });
   LinePipe::Batch batch;
   int expected = 0;
-  while (pipe.Pop(batch)) EXPECT_EQ(batch.at(0), std::to_string(expected++));
+  while (pipe.Pop(batch)) EXPECT_EQ(batch, std::to_string(expected++));
   producer.join();
   EXPECT_EQ(expected, 100);
 }

@@ -40,7 +40,7 @@ class SnapshotFileTest : public ::testing::Test {
     SnapshotWriter writer(path_);
     writer.SetMeta("schema", "public");
     writer.BeginTable(UsersTable());
-    for (const auto& r : rows) writer.AddRow(r);
+    for (RowValues row : rows) writer.AddRow(row);
     writer.Commit();
   }
 
@@ -74,6 +74,21 @@ TEST_F(SnapshotFileTest, RoundTripsValuesAndNullsExactly) {
   EXPECT_EQ(reader.FindRow(reader.tables()[0], "id", "a2").value(), rows[1]);
 }
 
+TEST_F(SnapshotFileTest, KeepsEveryRowInOrderWhenRowsGoInManyPerStatement) {
+  // 1,000 rows: full many-row inserts and a tail that is not a multiple of them, NULLs in both.
+  std::vector<RowValues> rows;
+  for (int i = 0; i < 1000; ++i) {
+    rows.push_back({"id-" + std::to_string(i), "name " + std::to_string(i),
+                    i % 7 == 0 ? std::nullopt : std::optional<std::string>("e" + std::to_string(i))});
+  }
+  WriteValid(rows);
+  SnapshotReader reader(path_);
+  EXPECT_EQ(reader.tables()[0].row_count, 1000);
+  std::vector<RowValues> read;
+  reader.ForEachRow(reader.tables()[0], [&](const RowValues& r) { read.push_back(r); });
+  EXPECT_EQ(read, rows);
+}
+
 TEST_F(SnapshotFileTest, IsCreatedWithMode0600) {
   WriteValid({});
   struct stat st {};
@@ -86,7 +101,8 @@ TEST_F(SnapshotFileTest, AnAbandonedWriteLeavesTheOldFileAndNoPartial) {
   {
     SnapshotWriter writer(path_);
     writer.BeginTable(UsersTable());
-    writer.AddRow({std::string("new"), std::string("n"), std::nullopt});
+    RowValues row{std::string("new"), std::string("n"), std::nullopt};
+    writer.AddRow(row);
   }  // destroyed without Commit, as when a step throws
   SnapshotReader reader(path_);
   std::vector<RowValues> read;
