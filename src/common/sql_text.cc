@@ -43,6 +43,30 @@ std::string TypedLiteral(const std::optional<std::string>& value, const std::str
   return QuoteLiteral(value) + "::" + type;
 }
 
+std::string WithoutTypmod(const std::string& type) {
+  std::string out;
+  for (size_t i = 0; i < type.size(); ++i) {
+    if (type[i] == '"') {  // a quoted name may hold parentheses of its own
+      const size_t close = type.find('"', i + 1);
+      const size_t end = close == std::string::npos ? type.size() : close + 1;
+      out.append(type, i, end - i);
+      i = end - 1;
+    } else if (type[i] == '(') {
+      const size_t close = type.find(')', i);
+      if (close == std::string::npos) return type;
+      i = close;
+    } else {
+      out += type[i];
+    }
+  }
+  const size_t array = out.find("[]");
+  const std::string base = out.substr(0, array);
+  const std::string dims = array == std::string::npos ? "" : out.substr(array);
+  if (base == "character" && type != "character") return "bpchar" + dims;
+  if (base == "bit" && type != "bit") return "bit varying" + dims;
+  return out;
+}
+
 std::string CommentText(const std::string& text) {
   std::string out = text;
   for (char& c : out) {

@@ -27,6 +27,13 @@ std::string IdentList(const std::vector<std::string>& names, const std::string& 
 // A literal cast to a type as format_type prints it: 'value'::type, or NULL::type.
 std::string TypedLiteral(const std::optional<std::string>& value, const std::string& type);
 
+// A format_type name without its typmods, for a cast whose result is then assigned to a column of
+// the full type: "character varying(20)[]" -> "character varying[]", "timestamp(3) with time zone" ->
+// "timestamp with time zone". An explicit cast to varchar(2) quietly keeps "An" of "Ann", where the
+// assignment (like INSERT and COPY) refuses it. character(n) and bit(n) become bpchar and bit
+// varying, because a bare "character" or "bit" means a length of 1.
+std::string WithoutTypmod(const std::string& type);
+
 // Makes text safe inside a "-- comment" line: newlines and carriage returns become spaces.
 std::string CommentText(const std::string& text);
 

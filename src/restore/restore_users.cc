@@ -110,7 +110,7 @@ long long WriteSeedFile(pqxx::work& tx, const SnapshotReader& snapshot, const Co
                 "into " + masked + "; each row's reason is the comment above it. Fix the cause, then run this file."});
   long long total = 0;
   for (size_t i = 0; i < plans.size(); ++i) {
-    auto failed = FailedRows(tx, plans[i]);
+    auto failed = FailedRows(tx, snapshot, plans[i]);
     if (failed.empty()) continue;
     const SeedTable* seed = nullptr;
     for (const auto& s : seed_tables) seed = s.table == plans[i].target.name ? &s : seed;

@@ -116,8 +116,47 @@ void StageRows(pqxx::work& tx, const SnapshotReader& snapshot, const TableRestor
   writer.complete();
 }
 
+// The fast path: the snapshot's text straight into the typed table by COPY. COPY reads each value
+// with the type's input function, as the casts of the slow path do, and like an INSERT it refuses a
+// value that does not fit (too long for a varchar(n)). Any refused value throws, the savepoint takes
+// the partial COPY back, and the caller falls back to the all-text staging, which finds the rows to
+// blame one by one. Defaults and config values go in as the same text their literals hold.
+bool CopyTypedRows(pqxx::work& tx, const SnapshotReader& snapshot, const TableRestorePlan& plan) {
+  const auto written = plan.mapping.Written();
+  std::vector<std::string> columns = {"_row"};
+  for (const ColumnPlan* c : written) columns.push_back(QuoteIdent(c->column));  // tablewriter pastes names as given
+  try {
+    pqxx::subtransaction attempt(tx, "dbrefresh_typed_copy");
+    {
+      pqxx::tablewriter writer(attempt, plan.Typed(), columns.begin(), columns.end());
+      long long row = 0;
+      std::string line;
+      snapshot.ForEachRow(*plan.snapshot, [&](const RowValues& values) {
+        line = std::to_string(++row);
+        for (const ColumnPlan* c : written) {
+          line += '\t';
+          copy_text::AppendField(line, c->source == ColumnSource::kCopy ? values[static_cast<size_t>(c->snapshot_index)]
+                                                                        : c->literal);
+        }
+        writer.write_raw_line(line);
+      });
+      writer.complete();
+    }
+    attempt.commit();
+    return true;
+  } catch (const pqxx::sql_error& e) {
+    if (IsConnectionLoss(e)) throw;
+    log::Info("a value does not go straight into its column; staging the table as text to find the rows",
+              {{"table", plan.target.name}, {"reason", OneLine(e.what())}});
+    return false;
+  }
+}
+
+// The cast leaves the typmod to the typed column's assignment: see sql::WithoutTypmod.
 std::string CastExpression(const ColumnPlan& c) {
-  if (c.source == ColumnSource::kCopy) return "s." + StageColumn(static_cast<size_t>(c.snapshot_index)) + "::" + c.type;
+  if (c.source == ColumnSource::kCopy) {
+    return "s." + StageColumn(static_cast<size_t>(c.snapshot_index)) + "::" + sql::WithoutTypmod(c.type);
+  }
   return sql::TypedLiteral(c.literal, c.type);
 }
 
@@ -249,13 +288,18 @@ std::string TableRestorePlan::QualifiedTarget() const { return sql::QualifiedNam
 void RestoreTable(pqxx::work& tx, const SnapshotReader& snapshot, const TableRestorePlan& plan, OnConflict on_conflict,
                   TableOutcome& outcome, std::vector<std::string>& warnings) {
   CreateTempTables(tx, plan);
-  StageRows(tx, snapshot, plan);
   if (plan.mapping.Unfillable()) {
+    StageRows(tx, snapshot, plan);
     const std::string reason = "column(s) " + IdentList(plan.mapping.Names(ColumnSource::kUnfillable)) +
                                " are NOT NULL without a default in the target and no value fits";
     tx.exec_params("INSERT INTO " + plan.Failed() + " SELECT _row, $1 FROM " + plan.Stage(), reason);
   } else {
-    CastRows(tx, plan);
+    if (CopyTypedRows(tx, snapshot, plan)) {
+      tx.exec("ANALYZE " + plan.Typed());
+    } else {
+      StageRows(tx, snapshot, plan);
+      CastRows(tx, plan);
+    }
     RepointChildren(tx, plan);
     Classify(tx, plan);
     ResolveConflicts(tx, plan, on_conflict, outcome);
@@ -266,19 +310,21 @@ void RestoreTable(pqxx::work& tx, const SnapshotReader& snapshot, const TableRes
   for (const auto& w : plan.mapping.warnings) warnings.push_back(w);
 }
 
-std::vector<std::pair<RowValues, std::string>> FailedRows(pqxx::work& tx, const TableRestorePlan& plan) {
-  std::string columns;
-  const size_t width = plan.snapshot->info.columns.size();
-  for (size_t i = 0; i < width; ++i) columns += ", s." + StageColumn(i);
-  std::vector<std::pair<RowValues, std::string>> rows;
-  for (const auto& r : tx.exec("SELECT f.reason" + columns + " FROM " + plan.Failed() + " f JOIN " + plan.Stage() +
-                               " s USING (_row) ORDER BY _row")) {
-    RowValues values(width);
-    for (size_t i = 0; i < width; ++i) {
-      if (!r[static_cast<int>(i + 1)].is_null()) values[i] = r[static_cast<int>(i + 1)].as<std::string>();
-    }
-    rows.emplace_back(std::move(values), r[0].as<std::string>());
+std::vector<std::pair<RowValues, std::string>> FailedRows(pqxx::work& tx, const SnapshotReader& snapshot,
+                                                         const TableRestorePlan& plan) {
+  // The values come from the snapshot itself (row n is the snapshot's n-th row): the text staging
+  // table only exists when the fast path was refused.
+  std::map<long long, std::string> reasons;
+  for (const auto& r : tx.exec("SELECT _row, reason FROM " + plan.Failed() + " ORDER BY _row")) {
+    reasons.emplace(r[0].as<long long>(), r[1].as<std::string>());
   }
+  std::vector<std::pair<RowValues, std::string>> rows;
+  if (reasons.empty()) return rows;
+  long long row = 0;
+  snapshot.ForEachRow(*plan.snapshot, [&](const RowValues& values) {
+    auto found = reasons.find(++row);
+    if (found != reasons.end()) rows.emplace_back(values, found->second);
+  });
   return rows;
 }
 

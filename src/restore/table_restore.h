@@ -1,5 +1,7 @@
 // One preserved table's way back into the target: staging, casting, matching, inserting.
 //
+// The rows go by COPY straight into a typed temp table; only when a value does not fit are they
+// staged as text and cast in SQL, so that the rows to blame can be found.
 // Every step is set-based (one statement over all rows). When a statement fails, it is re-run
 // row by row inside savepoints, and only the rows that still fail are set aside, with PostgreSQL's
 // reason, for the seed SQL. All of it runs inside the caller's single transaction.
@@ -46,7 +48,8 @@ struct TableRestorePlan {
 void RestoreTable(pqxx::work& tx, const SnapshotReader& snapshot, const TableRestorePlan& plan,
                   OnConflict on_conflict, TableOutcome& outcome, std::vector<std::string>& warnings);
 
-// Reads the set-aside rows back from staging: (row values as in the snapshot, reason).
-std::vector<std::pair<RowValues, std::string>> FailedRows(pqxx::work& tx, const TableRestorePlan& plan);
+// The set-aside rows, read back from the snapshot: (row values as in the snapshot, reason).
+std::vector<std::pair<RowValues, std::string>> FailedRows(pqxx::work& tx, const SnapshotReader& snapshot,
+                                                         const TableRestorePlan& plan);
 
 }  // namespace dbrefresh

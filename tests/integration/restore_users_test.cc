@@ -568,6 +568,23 @@ TEST_F(RestoreUsersMapping, FailedCastSendsOnlyThatRowToSeedSql) {
   EXPECT_EQ(rows, 1);
 }
 
+TEST_F(RestoreUsersMapping, KnownIssue_ValueTooLongForTheTargetIsNotCutShort) {
+  // An explicit cast to varchar(2) would quietly keep "An" of "Ann": the row must go to seed SQL whole.
+  ScopedDatabase target(Cluster::kProd, "map_long", ScopedDatabase::Content::kEmpty);
+  TempDir dir;
+  Query(target.url(), "CREATE TABLE people (id integer PRIMARY KEY, name varchar(2) NOT NULL, legacy text, badge text)");
+
+  auto result = Restore(target, dir);
+
+  EXPECT_EQ(result.exit_code, 5) << result.all();
+  EXPECT_EQ(OutcomeOf(result.out, "people")["inserted"], 1) << result.out;
+  EXPECT_EQ(OutcomeOf(result.out, "people")["to_seed_sql"], 2) << result.out;
+  EXPECT_EQ(Scalar(target.url(), "SELECT string_agg(id || ':' || name, ',' ORDER BY id) FROM people"), "3:Cy");
+  const std::string script = ReadBytes(dir.File("people.seed.sql"));
+  EXPECT_TRUE(Contains(script, "value too long")) << script;
+  EXPECT_TRUE(Contains(script, "'Ann'") && Contains(script, "'Bob'")) << script;
+}
+
 TEST(RestoreUsersIdentity, WritesIdentityValuesAndMovesTheSequencePastThem) {
   ScopedDatabase source(Cluster::kPreprod, "ident_src", ScopedDatabase::Content::kEmpty);
   ScopedDatabase target(Cluster::kProd, "ident_dst", ScopedDatabase::Content::kEmpty);

@@ -40,6 +40,21 @@ TEST(TypedLiteral, CastsValuesAndNulls) {
   EXPECT_EQ(TypedLiteral(std::nullopt, "uuid"), "NULL::uuid");
 }
 
+TEST(WithoutTypmod, DropsLengthsAndPrecisionsButKeepsTheType) {
+  EXPECT_EQ(WithoutTypmod("character varying(20)"), "character varying");
+  EXPECT_EQ(WithoutTypmod("character varying(20)[]"), "character varying[]");
+  EXPECT_EQ(WithoutTypmod("numeric(5,2)"), "numeric");
+  EXPECT_EQ(WithoutTypmod("timestamp(3) with time zone"), "timestamp with time zone");
+  EXPECT_EQ(WithoutTypmod("uuid"), "uuid");
+  EXPECT_EQ(WithoutTypmod("public.\"Odd(1) type\""), "public.\"Odd(1) type\"");
+}
+
+TEST(WithoutTypmod, FixedLengthTypesDoNotBecomeLengthOne) {
+  EXPECT_EQ(WithoutTypmod("character(3)"), "bpchar");
+  EXPECT_EQ(WithoutTypmod("character(3)[]"), "bpchar[]");
+  EXPECT_EQ(WithoutTypmod("bit(8)"), "bit varying");
+}
+
 TEST(CommentText, CannotEndTheCommentLine) {
   EXPECT_EQ(CommentText("a\nDROP TABLE x;\r"), "a DROP TABLE x; ");
 }
