@@ -59,4 +59,15 @@ void RethrowDatabaseError(const std::string& context) {
   }
 }
 
+void RethrowDatabaseError(const std::string& context, const pqxx::connection_base& conn) {
+  try {
+    throw;
+  } catch (const dbrefresh::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    if (!conn.is_open()) throw ConnectionError(context + ": connection lost: " + FirstLine(e.what()));
+    RethrowDatabaseError(context);  // still inside the handler: rethrows `e`
+  }
+}
+
 }  // namespace dbrefresh

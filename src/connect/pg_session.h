@@ -29,5 +29,8 @@ PgSession OpenSession(const ConnectionSpec& spec, Access access);
 // Runs `what` and rethrows libpqxx errors as dbrefresh::Error with SQLSTATE and `context`:
 // connection loss → exit 3, everything else → exit 1.
 [[noreturn]] void RethrowDatabaseError(const std::string& context);
+// The same, and when `conn` itself is gone (the server restarted mid-COPY, say: libpqxx then throws
+// a plain failure), the error is a connection loss whatever its type.
+[[noreturn]] void RethrowDatabaseError(const std::string& context, const pqxx::connection_base& conn);
 
 }  // namespace dbrefresh

@@ -191,7 +191,7 @@ RestoreOutcome RestoreUsers(const SnapshotReader& snapshot, const ConnectionSpec
     }
   } catch (...) {
     std::remove(partial.c_str());
-    RethrowDatabaseError("restore-users into " + session.masked);
+    RethrowDatabaseError("restore-users into " + session.masked, *session.conn);
   }
   if (outcome.rows_to_seed > 0 && !options.dry_run && std::rename(partial.c_str(), outcome.seed_path.c_str()) != 0) {
     throw Failure("rows are committed but the seed SQL could not be moved to " + outcome.seed_path + ": " +

@@ -113,6 +113,8 @@ SnapshotSummary TakeSnapshot(const ConnectionSpec& target, const Config& config,
   SnapshotWriter writer(out_path);
   try {
     SnapshotTransaction tx(*session.conn);
+    // A migration holding a preserved table's lock must not keep the 8 a.m. run waiting for ever.
+    tx.exec("SET LOCAL lock_timeout = '" + std::to_string(config.lock_timeout_seconds) + "s'");
     WriteSourceMeta(writer, tx, *session.conn, config, summary);
     for (const auto& preserve : config.preserve) {
       auto table = catalog::ReadTable(tx, config.schema, preserve.table);
@@ -126,8 +128,12 @@ SnapshotSummary TakeSnapshot(const ConnectionSpec& target, const Config& config,
       log::Info("saved table", {{"table", preserve.table}, {"rows", rows}});
     }
     tx.commit();
+  } catch (const pqxx::sql_error& e) {
+    if (e.sqlstate() != "55P03") RethrowDatabaseError("snapshot of " + session.masked, *session.conn);
+    throw Failure("snapshot of " + session.masked + ": a preserved table stayed locked by another session for " +
+                  std::to_string(config.lock_timeout_seconds) + " s (lock_timeout_seconds); nothing was written");
   } catch (...) {
-    RethrowDatabaseError("snapshot of " + session.masked);
+    RethrowDatabaseError("snapshot of " + session.masked, *session.conn);
   }
   writer.Commit();
   return summary;

@@ -518,9 +518,10 @@ TEST(ReliabilityServerFault, TheTargetRestartingDuringRestoreUsersRollsBackAndAR
 
   RecordProperty("exit_code", code);
   RecordProperty("last_line", LastLine(err));
-  EXPECT_TRUE(code == 3 || code == 1) << "exit " << code << ":\n" << err;
+  EXPECT_EQ(code, 3) << "a lost connection is exit 3:\n" << err;
   EXPECT_EQ(LastLine(err).rfind("error:", 0), 0u) << err;
   EXPECT_TRUE(Contains(LastLine(err), "restore-users into")) << "names what failed: " << err;
+  EXPECT_TRUE(Contains(LastLine(err), "connection")) << err;
   EXPECT_EQ(UserTablesDigest(target_url), before) << "nothing half-inserted";
 
   auto rerun = RunDbrefresh({"restore-users", snapshot, "--target", target_url});

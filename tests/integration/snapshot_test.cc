@@ -1,10 +1,12 @@
 // `dbrefresh snapshot` and `dbrefresh inspect` against the real test bed (SPEC sections 2, 3 and 6):
 // what the file holds, that it is private and password-free, and that a failed run leaves no file.
-#include <gtest/gtest.h>
-
-#include <nlohmann/json.hpp>
+#include <chrono>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
 
 #include "snapshot_restore_support.h"
 
@@ -138,6 +140,29 @@ TEST(Snapshot, MissingPreservedTableIsBlockedAndWritesNoFile) {
   EXPECT_EQ(result.exit_code, 4) << result.all();
   EXPECT_EQ(LastLine(result.err).rfind("error:", 0), 0u) << result.err;
   EXPECT_TRUE(Contains(LastLine(result.err), "no_such_table")) << result.err;
+  EXPECT_FALSE(Exists(out));
+  EXPECT_EQ(DirectoryEntries(dir.path()), std::vector<std::string>{"config.json"}) << "no partial file left behind";
+}
+
+TEST(Snapshot, ATableLockedByAMigrationFailsAfterTheLockTimeoutAndWritesNoFile) {
+  ScopedDatabase preprod(Cluster::kPreprod, "snap_locked");
+  TempDir dir;
+  nlohmann::json config = PreserveConfig({"users", "user_role_assignments", "user_qualification_assignments"});
+  config["lock_timeout_seconds"] = 1;
+  const std::string config_path = ConfigFile(dir, config);
+  const std::string out = dir.File("preprod.db");
+  pqxx::connection holder(preprod.url());
+  pqxx::work migration(holder);
+  migration.exec("LOCK TABLE user_role_assignments IN ACCESS EXCLUSIVE MODE");  // as ALTER TABLE would
+
+  const auto start = std::chrono::steady_clock::now();
+  auto result = RunDbrefresh({"snapshot", "--config", config_path, "--target", preprod.url(), "--out", out});
+  const auto waited = std::chrono::steady_clock::now() - start;
+
+  EXPECT_EQ(result.exit_code, 1) << result.all();
+  EXPECT_EQ(LastLine(result.err).rfind("error:", 0), 0u) << result.err;
+  EXPECT_TRUE(Contains(LastLine(result.err), "locked")) << result.err;
+  EXPECT_LT(waited, std::chrono::seconds(20)) << "gave up after about the lock timeout";
   EXPECT_FALSE(Exists(out));
   EXPECT_EQ(DirectoryEntries(dir.path()), std::vector<std::string>{"config.json"}) << "no partial file left behind";
 }
