@@ -217,6 +217,9 @@ void RefreshRun::SnapshotStep(StepRecord& step) {
                                        report_.files.stem)) {
     log::Info("removed the files of an old run (--keep-snapshots)", {{"run", stem}});
   }
+  for (const auto& file : PruneStalePartials(config_.snapshot_dir, sessions_->target.dbname, report_.files.stem)) {
+    log::Info("removed the half-written snapshot of a run that was killed", {{"file", file}});
+  }
 }
 
 void RefreshRun::DumpStep(StepRecord& step) {

@@ -121,4 +121,25 @@ void WritePrivateFile(const std::string& path, const std::string& text) {
   }
 }
 
+std::vector<std::string> PruneStalePartials(const std::string& dir, const std::string& target_db,
+                                            const std::string& current_stem, std::chrono::seconds stale_after) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  const auto now = fs::file_time_type::clock::now();
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const size_t partial = name.rfind(".partial-");
+    if (partial == std::string::npos || partial + 9 == name.size()) continue;
+    if (name.find_first_not_of("0123456789", partial + 9) != std::string::npos) continue;
+    const std::string stem = StemOf(name.substr(0, partial), target_db);
+    if (stem.empty() || stem == current_stem || name.compare(partial - 3, 3, ".db") != 0) continue;
+    std::error_code time_ec;
+    const auto modified = fs::last_write_time(it->path(), time_ec);
+    if (time_ec || now - modified < stale_after) continue;
+    if (fs::remove(it->path(), time_ec)) removed.push_back(name);
+  }
+  std::sort(removed.begin(), removed.end());
+  return removed;
+}
+
 }  // namespace dbrefresh

@@ -7,6 +7,7 @@
 //   <stem>.report.json   the JSON report of the run
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,13 @@ void PrepareSnapshotDir(const std::string& dir);
 // that do not follow the naming above are never touched.
 std::vector<std::string> PruneOldRuns(const std::string& dir, const std::string& target_db, int keep,
                                       const std::string& current_stem);
+
+// Removes the half-written snapshots (`<stem>.db.partial-<pid>`) that killed runs of `target_db` left
+// in `dir`, once untouched for `stale_after`: a live run writes its file all the time, so an old one
+// is no run's. Never those of `current_stem`. Returns the file names removed.
+std::vector<std::string> PruneStalePartials(const std::string& dir, const std::string& target_db,
+                                            const std::string& current_stem,
+                                            std::chrono::seconds stale_after = std::chrono::hours(1));
 
 // Writes `text` to `path` with mode 0600 (through a temporary name, renamed into place).
 void WritePrivateFile(const std::string& path, const std::string& text);

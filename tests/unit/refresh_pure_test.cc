@@ -78,6 +78,27 @@ TEST(PruneOldRuns, NeverRemovesTheCurrentRunEvenWhenItIsTheOldest) {
   EXPECT_TRUE(dir.Has("pre-20250101T080000Z.db"));
 }
 
+TEST(PruneStalePartials, RemovesOnlyOldPartialsOfOtherRunsOfThisDatabase) {
+  TempDirectory dir;
+  const auto two_hours_ago = fs::file_time_type::clock::now() - std::chrono::hours(2);
+  for (const char* name : {"pre-20250101T080000Z.db.partial-41", "pre-20250108T080000Z.db.partial-7",
+                           "pre-20250115T080000Z.db.partial-9", "other-20250101T080000Z.db.partial-41",
+                           "pre-20250101T080000Z.db.partial-x1", "pre-20250101T080000Z.db"}) {
+    dir.Touch(name);
+    fs::last_write_time(fs::path(dir.path()) / name, two_hours_ago);
+  }
+  dir.Touch("pre-20250122T080000Z.db.partial-8");  // a live run writing now
+
+  auto removed = PruneStalePartials(dir.path(), "pre", "pre-20250115T080000Z");
+
+  EXPECT_EQ(removed, (std::vector<std::string>{"pre-20250101T080000Z.db.partial-41", "pre-20250108T080000Z.db.partial-7"}));
+  EXPECT_TRUE(dir.Has("pre-20250115T080000Z.db.partial-9")) << "the current run's";
+  EXPECT_TRUE(dir.Has("pre-20250122T080000Z.db.partial-8")) << "recently written";
+  EXPECT_TRUE(dir.Has("other-20250101T080000Z.db.partial-41")) << "another database's";
+  EXPECT_TRUE(dir.Has("pre-20250101T080000Z.db.partial-x1")) << "not our naming";
+  EXPECT_TRUE(dir.Has("pre-20250101T080000Z.db")) << "complete snapshots are --keep-snapshots' business";
+}
+
 struct SameCase {
   const char* name;
   ServerIdentity a, b;
