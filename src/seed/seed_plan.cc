@@ -75,7 +75,7 @@ std::vector<SeedTable> PlanSeedTables(const SnapshotReader& snapshot, const Conf
   std::vector<SeedTable> plans;
   for (const auto& name : OrderParentsFirst(infos)) {
     const TableInfo& info = snapshot.FindTable(name)->info;
-    SeedTable seed{info.schema, name, {}, false, {}, ParentLookups(snapshot, config, info)};
+    SeedTable seed{info.schema, name, {}, false, {}, ParentLookups(snapshot, config, info), {}};
     auto mapping = target_mappings ? target_mappings->find(name) : std::map<std::string, TableMapping>::const_iterator();
     if (target_mappings && mapping != target_mappings->end()) {
       seed.columns = ColumnsFromMapping(mapping->second);

@@ -54,7 +54,9 @@ TEST_P(TargetOnlyColumn, GetsTheDocumentedValue) {
   EXPECT_EQ(plan.source, c.expected) << ToString(plan.source);
   EXPECT_EQ(plan.literal, c.literal);
   EXPECT_EQ(!m.warnings.empty(), c.warns);
-  if (c.warns) EXPECT_NE(m.warnings[0].find(c.column.name), std::string::npos) << "the warning names the column";
+  if (c.warns) {
+    EXPECT_NE(m.warnings[0].find(c.column.name), std::string::npos) << "the warning names the column";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

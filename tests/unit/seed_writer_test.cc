@@ -10,7 +10,7 @@ namespace {
 
 SeedTable Roles() {
   SeedTable t{"public", "user_role_assignments", {{"id", "uuid", 0, std::nullopt}, {"user_id", "uuid", 1, std::nullopt},
-                                                  {"role", "text", 2, std::nullopt}}, false, {"user_id", "role"}, {}};
+                                                  {"role", "text", 2, std::nullopt}}, false, {"user_id", "role"}, {}, {}};
   t.parents.push_back({"user_id", "users", "id", {"delius_username"},
                        [](const std::string& id) -> std::optional<std::vector<std::optional<std::string>>> {
                          if (id == "u1") return std::vector<std::optional<std::string>>{std::string("O'Neil")};
@@ -50,7 +50,7 @@ TEST(SeedWriter, UnknownParentKeepsTheSnapshotsId) {
 
 TEST(SeedWriter, ReasonBecomesAOneLineCommentAndValuesAreQuoted) {
   std::ostringstream out;
-  SeedTable t{"public", "t", {{"v", "text", 0, std::nullopt}, {"fixed", "integer", -1, std::string("0")}}, true, {}, {}};
+  SeedTable t{"public", "t", {{"v", "text", 0, std::nullopt}, {"fixed", "integer", -1, std::string("0")}}, true, {}, {}, {}};
   SeedWriter(out).Row(t, {std::string("a'b\\c\nd")}, "violates fk\nDETAIL: x");
   const std::string sql = out.str();
   EXPECT_EQ(sql.rfind("-- violates fk DETAIL: x\n", 0), 0u) << sql;
@@ -61,7 +61,7 @@ TEST(SeedWriter, ReasonBecomesAOneLineCommentAndValuesAreQuoted) {
 
 TEST(SeedWriter, NullsStayNull) {
   std::ostringstream out;
-  SeedTable t{"public", "t", {{"v", "text", 0, std::nullopt}}, false, {}, {}};
+  SeedTable t{"public", "t", {{"v", "text", 0, std::nullopt}}, false, {}, {}, {}};
   SeedWriter(out).Row(t, {std::nullopt});
   EXPECT_NE(out.str().find("(NULL::text)"), std::string::npos) << out.str();
 }
