@@ -29,7 +29,8 @@
 # Scale: --scale 1 is SPEC section 10's size: 200,000 users, 1,000,000 user_role_assignments, 400,000
 # user_qualification_assignments, and a prod database padded to about 1.2 GB for refresh. The default, 0.25
 # (50,000 users, a 0.3 GB prod database), takes about 8 minutes on 2 cores, 3 with --skip-refresh; scale 1 takes
-# about 40 minutes (48 with --rss-scale 4), half of it today's job (its row-by-row re-insert of the users takes 5 to 8 minutes a run).
+# about 40 minutes (48 with --rss-scale 4), half of it today's job (its row-by-row re-insert of the users
+# takes 5 to 8 minutes a run).
 # Targets (issue 6): snapshot <= 1.2x the bare COPY out; restore-users <= 2x the bare COPY in; refresh faster
 # than today's job and <= 1.2x pgcopydb; peak RSS < 100 MB and flat (at most 1.25x from the smaller scale to
 # the larger one).
