@@ -81,7 +81,7 @@ is_number() { [[ "$1" =~ ^[0-9]+(\.[0-9]+)?$|^\.[0-9]+$ ]]; }
 is_number "$SCALE" || die "--scale must be a positive number (got '$SCALE')"
 [ -n "$RSS_SCALE" ] || RSS_SCALE=$(python3 -c "print(repr(float('$SCALE') / 4))")
 is_number "$RSS_SCALE" || die "--rss-scale must be a positive number (got '$RSS_SCALE')"
-[[ "$PAIRS" =~ ^[0-9]+$ ]] && [ "$PAIRS" -ge 3 ] || die "--pairs must be an integer >= 3 (got '$PAIRS')"
+if ! [[ "$PAIRS" =~ ^[0-9]+$ ]] || [ "$PAIRS" -lt 3 ]; then die "--pairs must be an integer >= 3 (got '$PAIRS')"; fi
 [ -x "$DBREFRESH" ] || die "no dbrefresh binary at $DBREFRESH (build it, or give --dbrefresh PATH)"
 [ -x /usr/bin/time ] || die "/usr/bin/time is missing (apt-get install time)"
 command -v python3 >/dev/null || die "python3 is missing"
