@@ -21,44 +21,39 @@ SELECT i,
        CASE WHEN :preprod = 1 AND i % 10 = 0 THEN 'PREPROD_BENCH_' ELSE 'BENCH_' END AS prefix
 FROM generate_series(1, :users) AS i;
 
+-- The columns both sides have, computed once; preprod adds the two columns only it has.
+CREATE TEMP TABLE bench_users AS
+SELECT b.i, b.id,
+       initcap(b.prefix) || 'User ' || lpad(i::text, 7, '0') AS name,
+       b.prefix || 'USER_' || lpad(i::text, 7, '0') AS delius_username,
+       CASE WHEN i % 10 = 3 THEN NULL ELSE 'bench.user.' || i || '@justice.gov.uk' END AS email,
+       CASE WHEN i % 4 = 0 THEN NULL ELSE '0161 496 ' || lpad((i % 10000)::text, 4, '0') END AS telephone_number,
+       md5('probation-region-' || ((i - 1) % 12 + 1))::uuid AS probation_region_id,
+       'B07A' || lpad(i::text, 7, '0') AS delius_staff_code,
+       i % 17 <> 0 AS is_active,
+       CASE WHEN i % 5 = 0 THEN NULL ELSE md5('ap-area-' || ((i - 1) % 6 + 1))::uuid END AS ap_area_id,
+       CASE WHEN i % 3 = 0 THEN NULL ELSE 'N07T' || (i % 9) || ',N07U' || (i % 4) END AS team_codes,
+       timestamp '2020-01-02 09:00:00' + i * interval '7 minutes' AS created_at,
+       timestamp '2020-01-16 09:00:00' + i * interval '7 minutes' AS updated_at,
+       CASE WHEN i % 7 = 0 THEN NULL ELSE md5('pdu-' || ((i - 1) % 30 + 1))::uuid END AS probation_delivery_unit_id
+FROM bench_ids b;
+
 \if :preprod
 INSERT INTO users (id, name, delius_username, email, telephone_number, probation_region_id, delius_staff_code,
                    is_active, ap_area_id, team_codes, created_at, updated_at, probation_delivery_unit_id,
                    cas1_cru_management_area_id, employment_grade)
-SELECT b.id,
-       initcap(b.prefix) || 'User ' || lpad(i::text, 7, '0'),
-       b.prefix || 'USER_' || lpad(i::text, 7, '0'),
-       CASE WHEN i % 10 = 3 THEN NULL ELSE 'bench.user.' || i || '@justice.gov.uk' END,
-       CASE WHEN i % 4 = 0 THEN NULL ELSE '0161 496 ' || lpad((i % 10000)::text, 4, '0') END,
-       md5('probation-region-' || ((i - 1) % 12 + 1))::uuid,
-       'B07A' || lpad(i::text, 7, '0'),
-       i % 17 <> 0,
-       CASE WHEN i % 5 = 0 THEN NULL ELSE md5('ap-area-' || ((i - 1) % 6 + 1))::uuid END,
-       CASE WHEN i % 3 = 0 THEN NULL ELSE 'N07T' || (i % 9) || ',N07U' || (i % 4) END,
-       timestamp '2020-01-02 09:00:00' + i * interval '7 minutes',
-       timestamp '2020-01-16 09:00:00' + i * interval '7 minutes',
-       CASE WHEN i % 7 = 0 THEN NULL ELSE md5('pdu-' || ((i - 1) % 30 + 1))::uuid END,
-       CASE WHEN i % 4 = 0 THEN cru.ids[(i / 4) % cardinality(cru.ids) + 1] END,
-       (ARRAY['PO', 'PSO', 'SPO', 'ACO', 'PQIP'])[i % 5 + 1]
-FROM bench_ids b,
+SELECT u.id, u.name, u.delius_username, u.email, u.telephone_number, u.probation_region_id, u.delius_staff_code,
+       u.is_active, u.ap_area_id, u.team_codes, u.created_at, u.updated_at, u.probation_delivery_unit_id,
+       CASE WHEN u.i % 4 = 0 THEN cru.ids[(u.i / 4) % cardinality(cru.ids) + 1] END,
+       (ARRAY['PO', 'PSO', 'SPO', 'ACO', 'PQIP'])[u.i % 5 + 1]
+FROM bench_users u,
      (SELECT array_agg(id ORDER BY id) AS ids FROM cas1_cru_management_areas) AS cru;
 \else
 INSERT INTO users (id, name, delius_username, email, telephone_number, probation_region_id, delius_staff_code,
                    is_active, ap_area_id, team_codes, created_at, updated_at, probation_delivery_unit_id)
-SELECT b.id,
-       initcap(b.prefix) || 'User ' || lpad(i::text, 7, '0'),
-       b.prefix || 'USER_' || lpad(i::text, 7, '0'),
-       CASE WHEN i % 10 = 3 THEN NULL ELSE 'bench.user.' || i || '@justice.gov.uk' END,
-       CASE WHEN i % 4 = 0 THEN NULL ELSE '0161 496 ' || lpad((i % 10000)::text, 4, '0') END,
-       md5('probation-region-' || ((i - 1) % 12 + 1))::uuid,
-       'B07A' || lpad(i::text, 7, '0'),
-       i % 17 <> 0,
-       CASE WHEN i % 5 = 0 THEN NULL ELSE md5('ap-area-' || ((i - 1) % 6 + 1))::uuid END,
-       CASE WHEN i % 3 = 0 THEN NULL ELSE 'N07T' || (i % 9) || ',N07U' || (i % 4) END,
-       timestamp '2020-01-02 09:00:00' + i * interval '7 minutes',
-       timestamp '2020-01-16 09:00:00' + i * interval '7 minutes',
-       CASE WHEN i % 7 = 0 THEN NULL ELSE md5('pdu-' || ((i - 1) % 30 + 1))::uuid END
-FROM bench_ids b;
+SELECT id, name, delius_username, email, telephone_number, probation_region_id, delius_staff_code,
+       is_active, ap_area_id, team_codes, created_at, updated_at, probation_delivery_unit_id
+FROM bench_users;
 \endif
 
 -- 5 roles per user: roles[((i + 3k) % 8) + 1], k = 0..4, all distinct for one user.
