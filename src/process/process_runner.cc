@@ -12,7 +12,12 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <cstdlib>
 #include <deque>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -23,54 +28,135 @@ extern char** environ;
 namespace dbrefresh {
 namespace {
 
-// The running child, for the signal handler. One child at a time: the runner is not reentrant.
-std::atomic<pid_t> g_child{0};
+// The running children, for the signal handler: one run in the foreground, and at most one more
+// in the background (BackgroundProcess) while dbrefresh does other work.
+struct ChildSlot {
+  std::atomic<pid_t> pid{0};
+  std::atomic<bool> background{false};
+};
+ChildSlot g_children[2];
 volatile sig_atomic_t g_interrupted_by = 0;
 static_assert(std::atomic<pid_t>::is_always_lock_free, "the signal handler needs a lock-free pid");
+static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler needs a lock-free flag");
 
-// SayOnInterrupt's line, double-buffered: it is replaced only from the main thread, which the
-// handler interrupts, so the published one is never being written while the handler reads it.
-std::string g_interrupt_lines[2];
-std::atomic<int> g_interrupt_line{-1};
+// What a signal that ends dbrefresh leaves behind: the line SayOnInterrupt prepared, and no
+// directory registered with RemoveOnInterrupt.
+std::mutex g_interrupt_mutex;
+std::string g_interrupt_line;
+std::set<std::string> g_interrupt_dirs;
 
-// Async-signal-safe: forwards to the child, or (no child) says the prepared line and dies as the
-// signal intends.
-void ForwardSignal(int signal_number) {
-  pid_t child = g_child.load();
-  if (child > 0) {
-    g_interrupted_by = signal_number;
-    ::kill(child, signal_number);
-    return;
-  }
-  const int line = g_interrupt_line.load();
-  if (line >= 0 && !g_interrupt_lines[line].empty()) {
-    ssize_t written = ::write(STDERR_FILENO, g_interrupt_lines[line].data(), g_interrupt_lines[line].size());
-    (void)written;
+// The handler may only do async-signal-safe things, so ending dbrefresh is left to a thread of
+// its own, woken through a pipe: it can remove directories, say the line, then die as the signal
+// intends (exit status 128 + signal).
+int g_wake_pipe[2] = {-1, -1};
+
+[[noreturn]] void EndAfterInterrupt(int signal_number) {
+  {
+    std::lock_guard<std::mutex> lock(g_interrupt_mutex);
+    for (const auto& dir : g_interrupt_dirs) {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+    if (!g_interrupt_line.empty()) {
+      ssize_t written = ::write(STDERR_FILENO, g_interrupt_line.data(), g_interrupt_line.size());
+      (void)written;
+    }
   }
   ::signal(signal_number, SIG_DFL);
   ::raise(signal_number);
+  std::_Exit(128 + signal_number);  // not reached: the default action ends the process
 }
 
-// Installs the forwarding handler for the lifetime of one Run and restores the old ones.
+void StartInterruptWatcher() {
+  static std::once_flag started;
+  std::call_once(started, [] {
+    if (::pipe2(g_wake_pipe, O_CLOEXEC) != 0) throw Failure(std::string("cannot create a pipe: ") + std::strerror(errno));
+    std::thread([] {
+      int signal_number = 0;
+      for (;;) {
+        const ssize_t n = ::read(g_wake_pipe[0], &signal_number, sizeof signal_number);
+        if (n == static_cast<ssize_t>(sizeof signal_number)) EndAfterInterrupt(signal_number);
+        if (n < 0 && errno == EINTR) continue;
+        return;
+      }
+    }).detach();
+  });
+}
+
+// Async-signal-safe: forwards to the children. While one runs in the foreground, its Run notices
+// and throws; otherwise (no child, or only a background one, whose caller is busy with work of its
+// own that the servers roll back) the watcher thread ends dbrefresh.
+void ForwardSignal(int signal_number) {
+  bool foreground = false;
+  for (auto& slot : g_children) {
+    const pid_t child = slot.pid.load();
+    if (child <= 0) continue;
+    ::kill(child, signal_number);
+    foreground = foreground || !slot.background.load();
+  }
+  g_interrupted_by = signal_number;
+  if (foreground) return;
+  ssize_t written = ::write(g_wake_pipe[1], &signal_number, sizeof signal_number);
+  (void)written;
+}
+
+void InstallForwarding(struct sigaction* old_term, struct sigaction* old_int) {
+  StartInterruptWatcher();
+  struct sigaction action {};
+  action.sa_handler = ForwardSignal;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGTERM, &action, old_term);
+  ::sigaction(SIGINT, &action, old_int);
+}
+
+// Installs the forwarding handler while any Run is under way and then restores the old ones;
+// counted, since a background Run and a foreground one may overlap.
 class SignalForwarding {
  public:
   SignalForwarding() {
-    struct sigaction action {};
-    action.sa_handler = ForwardSignal;
-    sigemptyset(&action.sa_mask);
-    ::sigaction(SIGTERM, &action, &old_term_);
-    ::sigaction(SIGINT, &action, &old_int_);
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (users_++ > 0) return;
+    InstallForwarding(&old_term_, &old_int_);
     g_interrupted_by = 0;
   }
   ~SignalForwarding() {
-    g_child.store(0);
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (--users_ > 0) return;
     ::sigaction(SIGTERM, &old_term_, nullptr);
     ::sigaction(SIGINT, &old_int_, nullptr);
   }
 
  private:
-  struct sigaction old_term_ {};
-  struct sigaction old_int_ {};
+  static std::mutex mutex_;
+  static int users_;
+  static struct sigaction old_term_;
+  static struct sigaction old_int_;
+};
+std::mutex SignalForwarding::mutex_;
+int SignalForwarding::users_ = 0;
+struct sigaction SignalForwarding::old_term_ {};
+struct sigaction SignalForwarding::old_int_ {};
+
+// Holds a child's slot for as long as it runs.
+class ChildRegistration {
+ public:
+  ChildRegistration(pid_t pid, bool background) {
+    for (auto& slot : g_children) {
+      pid_t free = 0;
+      if (slot.pid.compare_exchange_strong(free, -1)) {  // claimed, not yet visible to the handler
+        slot.background.store(background);
+        slot.pid.store(pid);
+        slot_ = &slot;
+        return;
+      }
+    }
+    ::kill(pid, SIGTERM);  // more children than dbrefresh ever runs at once: a bug, do not leave it running
+    throw Failure("internal: more than two child programs at once");
+  }
+  ~ChildRegistration() { slot_->pid.store(0); }
+
+ private:
+  ChildSlot* slot_ = nullptr;
 };
 
 bool LooksLikeConnection(const std::string& arg) {
@@ -238,7 +324,7 @@ ProcessResult PosixProcessRunner::Run(const ProcessSpec& spec) {
   Pipe out, err;
   SignalForwarding forwarding;
   pid_t pid = Spawn(spec, out, err);
-  g_child.store(pid);
+  ChildRegistration registration(pid, spec.background);
   out.CloseWrite();
   err.CloseWrite();
   LineSplitter out_lines(spec.on_stdout_line, nullptr, spec.capture_stdout ? &result.stdout_text : nullptr);
@@ -253,15 +339,29 @@ ProcessResult PosixProcessRunner::Run(const ProcessSpec& spec) {
   return result;
 }
 
+void StopBackgroundChildren() {
+  for (auto& slot : g_children) {
+    const pid_t child = slot.pid.load();
+    if (child > 0 && slot.background.load()) ::kill(child, SIGTERM);
+  }
+}
+
 void SayOnInterrupt(const std::string& line) {
-  const int next = g_interrupt_line.load() == 0 ? 1 : 0;
-  g_interrupt_lines[next] = line.empty() ? "" : line + "\n";
-  g_interrupt_line.store(next);
-  struct sigaction action {};
-  action.sa_handler = ForwardSignal;
-  sigemptyset(&action.sa_mask);
-  ::sigaction(SIGTERM, &action, nullptr);
-  ::sigaction(SIGINT, &action, nullptr);
+  {
+    std::lock_guard<std::mutex> lock(g_interrupt_mutex);
+    g_interrupt_line = line.empty() ? "" : line + "\n";
+  }
+  InstallForwarding(nullptr, nullptr);
+}
+
+void RemoveOnInterrupt(const std::string& dir) {
+  std::lock_guard<std::mutex> lock(g_interrupt_mutex);
+  g_interrupt_dirs.insert(dir);
+}
+
+void KeepOnInterrupt(const std::string& dir) {
+  std::lock_guard<std::mutex> lock(g_interrupt_mutex);
+  g_interrupt_dirs.erase(dir);
 }
 
 std::string MaskedCommandLine(const std::vector<std::string>& argv) {

@@ -31,6 +31,9 @@ struct ProcessSpec {
   bool capture_stdout = false;
   // Log the command line at debug level instead of info (for probes such as --version).
   bool quiet = false;
+  // Runs while dbrefresh does other work (see BackgroundProcess): a SIGTERM or SIGINT then stops it
+  // and ends dbrefresh at once, as when no child runs, instead of waiting for the caller to notice.
+  bool background = false;
 };
 
 struct ProcessResult {
@@ -58,11 +61,20 @@ class PosixProcessRunner : public ProcessRunner {
   ProcessResult Run(const ProcessSpec& spec) override;
 };
 
-// From now on, SIGTERM or SIGINT arriving while no child program runs writes `line` (plus a newline)
-// to stderr before ending dbrefresh as the signal intends (exit status 128 + signal). The line is
-// prepared in advance because a signal handler may only write(2); call again whenever what to say
-// changes (the refresh says, at the start of each step, which command resumes it). "" says nothing.
+// Sends SIGTERM to the children started with ProcessSpec::background (to abandon them).
+void StopBackgroundChildren();
+
+// From now on, SIGTERM or SIGINT arriving while no child program runs in the foreground (none, or
+// only background ones, which it stops) writes `line` (plus a newline) to stderr before ending
+// dbrefresh as the signal intends (exit status 128 + signal). The line is prepared in advance, as
+// the signal may come at any moment; call again whenever what to say changes (the refresh says, at
+// the start of each step, which command resumes it). "" says nothing.
 void SayOnInterrupt(const std::string& line);
+
+// A directory a signal ending dbrefresh removes first (a scratch directory holding a dump of
+// prod must not outlive the run), until KeepOnInterrupt.
+void RemoveOnInterrupt(const std::string& dir);
+void KeepOnInterrupt(const std::string& dir);
 
 // The command line as it may be shown: arguments quoted where needed, and any argument that is
 // a connection string holding a password shown masked.

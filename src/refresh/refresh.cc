@@ -3,6 +3,7 @@
 #include "refresh/refresh.h"
 
 #include <chrono>
+#include <exception>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -18,6 +19,7 @@
 #include "refresh/post_check.h"
 #include "refresh/refresh_report.h"
 #include "refresh/restore_dump.h"
+#include "refresh/restore_phases.h"
 #include "refresh/resume_hint.h"
 #include "refresh/run_files.h"
 #include "refresh/scratch_dir.h"
@@ -66,7 +68,9 @@ class RefreshRun {
   void ClearStep(StepRecord& step);
   void ClearBySchema(StepRecord& step);
   void RestoreStep(StepRecord& step);
+  RestorePhases PlanPhases();
   void RestoreUsersStep(StepRecord& step);
+  void FinishRestore();
   void SwapStep(StepRecord& step);
   void PostCheckStep(StepRecord& step);
   void RecordRestore(const RestoreOutcome& outcome, StepRecord& step);
@@ -85,6 +89,7 @@ class RefreshRun {
   std::optional<GuardedSessions> sessions_;
   std::unique_ptr<ScratchDir> scratch_;
   std::string dump_dir_;
+  std::unique_ptr<PhasedRestore> phased_;  // restoring the rest of the dump while restore-users runs
   std::optional<SwapNames> swap_;
   bool drop_fresh_on_failure_ = false;
   ConnectionSpec restore_target_;
@@ -268,10 +273,52 @@ void RefreshRun::ClearBySchema(StepRecord& step) {
 
 void RefreshRun::RestoreStep(StepRecord& step) {
   if (strategy_ == Strategy::kClean) state_ = TargetState::kIncomplete;
+  step.counts = {{"database", strategy_ == Strategy::kSwap ? swap_->fresh : sessions_->target.dbname}};
+  RestorePhases phases = PlanPhases();
+  if (phases.usable()) {
+    // The target stays incomplete until FinishRestore, after restore-users.
+    phased_ = std::make_unique<PhasedRestore>(runner_, options_.tools, restore_target_, config_, dump_dir_,
+                                              std::move(phases), scratch_->path());
+    phased_->Begin();
+    step.counts["rest_of_dump"] = "restoring while restore-users runs";
+    return;
+  }
+  log::Info("restore: the whole dump, then restore-users", {{"why", phases.why_not}});
   RestoreDump(runner_, options_.tools, restore_target_, config_, dump_dir_, strategy_ == Strategy::kClean);
   scratch_.reset();
   if (strategy_ != Strategy::kSwap) state_ = TargetState::kRestored;
-  step.counts = {{"database", strategy_ == Strategy::kSwap ? swap_->fresh : sessions_->target.dbname}};
+}
+
+// Whether the restore can go in phases (restore_phases.h), and which. Not for strategy clean, whose
+// pg_restore --clean drops what it restores, and not when pg_restore_args choose items themselves.
+RestorePhases RefreshRun::PlanPhases() {
+  RestorePhases refused;
+  if (strategy_ == Strategy::kClean) {
+    refused.why_not = "strategy clean";
+    return refused;
+  }
+  for (const auto& arg : config_.pg_restore_args) {
+    for (const char* chooses : {"-L", "--use-list", "--section", "-t", "--table", "-n", "--schema", "-N",
+                                "--exclude-schema", "-I", "--index", "-T", "--trigger", "-P", "--function",
+                                "-a", "--data-only", "-s", "--schema-only", "-1", "--single-transaction"}) {
+      const std::string option = chooses;
+      if (arg.compare(0, option.size(), option) == 0) {
+        refused.why_not = "pg_restore_args has " + arg;
+        return refused;
+      }
+    }
+  }
+  try {
+    SnapshotReader snapshot(report_.files.snapshot);
+    std::vector<std::string> tables;
+    for (const auto& t : snapshot.tables()) tables.push_back(t.info.name);
+    const std::string schema = snapshot.Meta("schema").empty() ? config_.schema : snapshot.Meta("schema");
+    return PlanRestorePhases(*sessions_->source.conn, schema, tables, ListToc(runner_, options_.tools, dump_dir_));
+  } catch (const std::exception& e) {
+    // The phases only save time: whatever stops planning them, the whole restore still works.
+    refused.why_not = e.what();
+    return refused;
+  }
 }
 
 void RefreshRun::RecordRestore(const RestoreOutcome& outcome, StepRecord& step) {
@@ -285,7 +332,30 @@ void RefreshRun::RecordRestore(const RestoreOutcome& outcome, StepRecord& step) 
 void RefreshRun::RestoreUsersStep(StepRecord& step) {
   SnapshotReader snapshot(report_.files.snapshot);
   RestoreOptions restore{options_.on_conflict, false, report_.files.seed_sql};
-  RecordRestore(RestoreUsers(snapshot, restore_target_, config_, restore), step);
+  if (!phased_) {
+    RecordRestore(RestoreUsers(snapshot, restore_target_, config_, restore), step);
+    return;
+  }
+  // The rest of the dump is restoring meanwhile. Whatever restore-users does, the restore is then
+  // completed: a target with all of prod's data needs only restore-users again, not a whole refresh.
+  std::exception_ptr users_failed;
+  try {
+    RecordRestore(RestoreUsers(snapshot, restore_target_, config_, restore), step);
+  } catch (...) {
+    users_failed = std::current_exception();
+    log::Info("restore-users failed; completing the restore before saying why");
+  }
+  const auto start = std::chrono::steady_clock::now();
+  FinishRestore();
+  step.counts["rest_of_dump_waited_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (users_failed) std::rethrow_exception(users_failed);
+}
+
+void RefreshRun::FinishRestore() {
+  phased_->Finish();
+  phased_.reset();
+  scratch_.reset();
+  if (strategy_ != Strategy::kSwap) state_ = TargetState::kRestored;
 }
 
 void RefreshRun::SwapStep(StepRecord& step) {
@@ -373,6 +443,7 @@ void RefreshRun::Fail(ExitCode code, const std::string& message) {
                                 options_.on_conflict == OnConflict::kFail;
   // Exit 4 promises that nothing changed; once the target has been cleared it is a plain failure.
   if (code == ExitCode::kBlocked && state_ != TargetState::kUntouched) code = ExitCode::kFailure;
+  phased_.reset();  // stops a restore still running in the background (its database may be dropped next)
   if (drop_fresh_on_failure_ && swap_) DropFreshDatabase(options_.target, *swap_);
   report_.exit_code = ToInt(code);
   report_.error = message;

@@ -1,8 +1,13 @@
-// The restore step: pg_restore with a progress meter fed by its --verbose lines.
+// The restore step: pg_restore with a progress meter fed by its --verbose lines, whole or in phases.
 #include "refresh/restore_dump.h"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <sstream>
+#include <utility>
 
+#include "common/error.h"
 #include "common/log.h"
 #include "refresh/progress.h"
 
@@ -26,23 +31,97 @@ bool IsRestoreItemLine(const std::string& line) {
   return false;
 }
 
-void RestoreDump(ProcessRunner& runner, const PgTools& tools, const ConnectionSpec& target, const Config& config,
-                 const std::string& dump_dir, bool clean) {
-  ProgressMeter progress("restore", "items", CountTocEntries(runner, tools, dump_dir));
+namespace {
+
+// pg_restore's options for every restore; `extra` goes before the configured pg_restore_args.
+ProcessSpec RestoreSpec(const PgTools& tools, const ConnectionSpec& target, const Config& config,
+                        const std::vector<std::string>& extra, const std::string& dump_dir, ProgressMeter& progress) {
   std::vector<std::string> args = {"--jobs=" + std::to_string(config.jobs), "--no-owner", "--no-privileges",
                                    "--exit-on-error", "--verbose"};
-  if (clean) {
-    args.push_back("--clean");
-    args.push_back("--if-exists");
-  }
+  args.insert(args.end(), extra.begin(), extra.end());
   args.insert(args.end(), config.pg_restore_args.begin(), config.pg_restore_args.end());
   ProcessSpec spec = PgCommand(tools, "pg_restore", target, args);
   spec.argv.push_back(dump_dir);
-  spec.on_stderr_line = [&](const std::string& line) {
+  spec.on_stderr_line = [&progress](const std::string& line) {
     if (IsRestoreItemLine(line)) progress.Advance();
   };
-  RequireSuccess(runner.Run(spec), "pg_restore into the target");
+  return spec;
+}
+
+std::string ListSection(ProcessRunner& runner, const PgTools& tools, const std::string& dump_dir,
+                        const std::string& section) {
+  ProcessSpec spec;
+  spec.argv = {tools.Path("pg_restore"), "--list", "--section=" + section, dump_dir};
+  spec.capture_stdout = true;
+  spec.quiet = true;
+  ProcessResult result = runner.Run(spec);
+  RequireSuccess(result, "pg_restore --list of the dump");
+  return result.stdout_text;
+}
+
+}  // namespace
+
+void RestoreDump(ProcessRunner& runner, const PgTools& tools, const ConnectionSpec& target, const Config& config,
+                 const std::string& dump_dir, bool clean) {
+  ProgressMeter progress("restore", "items", CountTocEntries(runner, tools, dump_dir));
+  std::vector<std::string> extra;
+  if (clean) extra = {"--clean", "--if-exists"};
+  RequireSuccess(runner.Run(RestoreSpec(tools, target, config, extra, dump_dir, progress)), "pg_restore into the target");
   progress.Complete();
+}
+
+TocSections ListToc(ProcessRunner& runner, const PgTools& tools, const std::string& dump_dir) {
+  return {ParseTocList(ListSection(runner, tools, dump_dir, "pre-data")),
+          ParseTocList(ListSection(runner, tools, dump_dir, "data")),
+          ParseTocList(ListSection(runner, tools, dump_dir, "post-data"))};
+}
+
+PhasedRestore::PhasedRestore(ProcessRunner& runner, const PgTools& tools, const ConnectionSpec& target,
+                             const Config& config, std::string dump_dir, RestorePhases phases, std::string list_dir)
+    : runner_(runner), tools_(tools), target_(target), config_(config), dump_dir_(std::move(dump_dir)),
+      phases_(std::move(phases)), list_dir_(std::move(list_dir)) {}
+
+// The restore in the background, if still running, is stopped before the progress meter it feeds goes.
+PhasedRestore::~PhasedRestore() { rest_.reset(); }
+
+ProcessSpec PhasedRestore::ListSpec(const std::vector<std::string>& lines, const std::string& phase,
+                                    ProgressMeter& progress) {
+  const std::string list = list_dir_ + "/restore-" + phase + ".list";
+  std::ofstream out(list, std::ios::trunc);
+  for (const auto& line : lines) out << line << '\n';
+  out.close();
+  if (!out) throw Failure("cannot write " + list + ": " + std::strerror(errno));
+  return RestoreSpec(tools_, target_, config_, {"--use-list=" + list}, dump_dir_, progress);
+}
+
+void PhasedRestore::RunPhase(const std::vector<std::string>& lines, const std::string& phase) {
+  if (lines.empty()) return;
+  ProgressMeter progress("restore " + phase, "items", static_cast<long long>(lines.size()));
+  RequireSuccess(runner_.Run(ListSpec(lines, phase, progress)), "pg_restore (" + phase + ") into the target");
+  progress.Complete();
+}
+
+void PhasedRestore::Begin() {
+  log::Info("restore: the preserved tables first, the rest of the dump alongside, and restore-users once the "
+            "preserved tables are in",
+            {{"schema", phases_.schema.size()}, {"preserved", phases_.preserved.size()},
+             {"rest", phases_.rest.size()}, {"last", phases_.last.size()}});
+  RunPhase(phases_.schema, "schema");
+  if (!phases_.rest.empty()) {
+    rest_progress_ = std::make_unique<ProgressMeter>("restore rest", "items", static_cast<long long>(phases_.rest.size()));
+    rest_ = std::make_unique<BackgroundProcess>(runner_, ListSpec(phases_.rest, "rest", *rest_progress_));
+  }
+  RunPhase(phases_.preserved, "preserved");
+}
+
+void PhasedRestore::Finish() {
+  if (rest_) {
+    ProcessResult result = rest_->Wait();
+    rest_.reset();
+    RequireSuccess(result, "pg_restore (rest) into the target");
+    rest_progress_->Complete();
+  }
+  RunPhase(phases_.last, "last");
 }
 
 }  // namespace dbrefresh

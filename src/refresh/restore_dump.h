@@ -1,12 +1,18 @@
-// Refresh step 6: pg_restore of the source's dump into the target, with progress.
+// Refresh step 6: pg_restore of the source's dump into the target, with progress: whole, or in
+// phases so that restore-users (step 7) can run while most of the dump is still restoring.
 #pragma once
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "connect/connection_spec.h"
+#include "process/background_process.h"
 #include "process/pg_tools.h"
 #include "process/process_runner.h"
+#include "refresh/progress.h"
+#include "refresh/restore_phases.h"
 
 namespace dbrefresh {
 
@@ -23,5 +29,39 @@ bool IsRestoreItemLine(const std::string& line);
 // every few seconds. Failure (exit 1) with the exit code and stderr tail when it fails.
 void RestoreDump(ProcessRunner& runner, const PgTools& tools, const ConnectionSpec& target, const Config& config,
                  const std::string& dump_dir, bool clean);
+
+// The dump's table of contents by section (`pg_restore --list --section=...`).
+TocSections ListToc(ProcessRunner& runner, const PgTools& tools, const std::string& dump_dir);
+
+// The restore in the phases of restore_phases.h. Begin() restores the schema, then the preserved
+// tables while the rest of the dump starts restoring in the background, and returns once the
+// preserved tables are in: restore-users can run. Finish() waits for the rest and restores the
+// last items. Abandoning it before Finish() stops the restore in the background. The list files go
+// to `list_dir`.
+class PhasedRestore {
+ public:
+  PhasedRestore(ProcessRunner& runner, const PgTools& tools, const ConnectionSpec& target, const Config& config,
+                std::string dump_dir, RestorePhases phases, std::string list_dir);
+  ~PhasedRestore();
+  PhasedRestore(const PhasedRestore&) = delete;
+  PhasedRestore& operator=(const PhasedRestore&) = delete;
+
+  void Begin();
+  void Finish();
+
+ private:
+  ProcessSpec ListSpec(const std::vector<std::string>& lines, const std::string& phase, ProgressMeter& progress);
+  void RunPhase(const std::vector<std::string>& lines, const std::string& phase);
+
+  ProcessRunner& runner_;
+  const PgTools& tools_;
+  const ConnectionSpec& target_;
+  const Config& config_;
+  std::string dump_dir_;
+  RestorePhases phases_;
+  std::string list_dir_;
+  std::unique_ptr<ProgressMeter> rest_progress_;  // advanced on the background thread until Finish
+  std::unique_ptr<BackgroundProcess> rest_;
+};
 
 }  // namespace dbrefresh

@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "process/process_runner.h"
 
 namespace dbrefresh {
 namespace {
@@ -60,9 +61,11 @@ ScratchDir::ScratchDir(const std::string& purpose) {
   }
   path_ = pattern;
   lock_fd_ = LockInUse(path_, true);
+  RemoveOnInterrupt(path_);
 }
 
 ScratchDir::~ScratchDir() {
+  KeepOnInterrupt(path_);
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
   if (ec) log::Warn("could not remove the temporary directory " + path_ + ": " + ec.message());

@@ -1,5 +1,6 @@
 // A private temporary directory (mode 0700 under $TMPDIR, else /tmp), removed with everything in it
-// when the object goes away. Holds the source's dump during a refresh.
+// when the object goes away, or when a SIGTERM or SIGINT ends dbrefresh. Holds the source's dump
+// during a refresh.
 //
 // A run that is killed (SIGKILL, the OOM killer) cannot remove its directory, which may hold a whole
 // dump of the source. So each directory holds a file locked (flock) for as long as its owner lives,

@@ -40,6 +40,7 @@ struct TableRestorePlan {
   std::string Typed() const { return "dbrefresh_typed_" + std::to_string(index); }
   std::string Failed() const { return "dbrefresh_failed_" + std::to_string(index); }
   std::string IdMap() const { return "dbrefresh_idmap_" + std::to_string(index); }
+  std::string Keys() const { return "dbrefresh_keys_" + std::to_string(index); }
   std::string QualifiedTarget() const;
 };
 

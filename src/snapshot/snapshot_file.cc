@@ -363,13 +363,65 @@ const SnapshotTable* SnapshotReader::FindTable(const std::string& name) const {
 }
 
 void SnapshotReader::ForEachRow(const SnapshotTable& table, const std::function<void(const RowValues&)>& visit) const {
-  std::string columns;
-  for (const auto& c : table.info.columns) columns += (columns.empty() ? "" : ", ") + SqliteIdent(c.name);
-  auto stmt = db_->Prepare("SELECT " + columns + " FROM " + SqliteIdent(table.rows_table) + " ORDER BY rowid");
+  ForEachNumberedRow(table, [&](long long, const RowValues& values) { visit(values); });
+}
+
+namespace {
+
+std::string ColumnList(const SnapshotTable& table, const std::vector<size_t>& columns) {
+  std::string list;
+  for (size_t i : columns) list += ", " + SqliteIdent(table.info.columns.at(i).name);
+  return list;
+}
+
+std::vector<size_t> AllColumns(const SnapshotTable& table) {
+  std::vector<size_t> all(table.info.columns.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  return all;
+}
+
+// SQLite's row id goes by three names, and a column of the same name hides it (a preserved table
+// may well have a column "oid" or "rowid"): the first name no column takes.
+std::string RowIdName(const SnapshotTable& table) {
+  for (const char* name : {"rowid", "_rowid_", "oid"}) {
+    bool taken = false;
+    for (const auto& c : table.info.columns) taken = taken || sqlite3_stricmp(c.name.c_str(), name) == 0;
+    if (!taken) return name;
+  }
+  throw SnapshotError("table " + table.info.name + " has columns named rowid, _rowid_ and oid: its rows cannot be numbered");
+}
+
+// Column 0 of `stmt` is the row id, the values follow.
+void VisitNumbered(const SqliteStatement& stmt, RowValues& row, const SnapshotReader::NumberedRowVisitor& visit) {
+  for (size_t i = 0; i < row.size(); ++i) row[i] = stmt.Text(static_cast<int>(i + 1));
+  visit(stmt.Int(0), row);
+}
+
+}  // namespace
+
+void SnapshotReader::ForEachNumberedRow(const SnapshotTable& table, const NumberedRowVisitor& visit) const {
+  ForEachNumberedRow(table, AllColumns(table), visit);
+}
+
+void SnapshotReader::ForEachNumberedRow(const SnapshotTable& table, const std::vector<size_t>& columns,
+                                        const NumberedRowVisitor& visit) const {
+  const std::string id = RowIdName(table);
+  auto stmt = db_->Prepare("SELECT " + id + ColumnList(table, columns) + " FROM " + SqliteIdent(table.rows_table) +
+                           " ORDER BY " + id);
+  RowValues row(columns.size());
+  while (stmt.Step()) VisitNumbered(stmt, row, visit);
+}
+
+void SnapshotReader::ForRows(const SnapshotTable& table, const std::vector<long long>& rows,
+                             const NumberedRowVisitor& visit) const {
+  const std::string id = RowIdName(table);
+  auto stmt = db_->Prepare("SELECT " + id + ColumnList(table, AllColumns(table)) + " FROM " +
+                           SqliteIdent(table.rows_table) + " WHERE " + id + " = ?");
   RowValues row(table.info.columns.size());
-  while (stmt.Step()) {
-    for (size_t i = 0; i < row.size(); ++i) row[i] = stmt.Text(static_cast<int>(i));
-    visit(row);
+  for (long long number : rows) {
+    stmt.Reset();
+    stmt.Bind(1, number);
+    if (stmt.Step()) VisitNumbered(stmt, row, visit);
   }
 }
 

@@ -79,6 +79,16 @@ class SnapshotReader {
   // Streams the table's rows in the order they were saved; values follow info.columns.
   void ForEachRow(const SnapshotTable& table, const std::function<void(const RowValues&)>& visit) const;
 
+  // The same, each row with its number: the file's own row id, so a row keeps its number from one
+  // pass to the next (restore-users names rows by it in its temp tables and its seed SQL).
+  using NumberedRowVisitor = std::function<void(long long row, const RowValues& values)>;
+  void ForEachNumberedRow(const SnapshotTable& table, const NumberedRowVisitor& visit) const;
+  // Only the given columns (indexes into info.columns, values in that order): a cheap pass over keys.
+  void ForEachNumberedRow(const SnapshotTable& table, const std::vector<size_t>& columns,
+                          const NumberedRowVisitor& visit) const;
+  // The rows with these numbers, in the order given; numbers the file does not hold are skipped.
+  void ForRows(const SnapshotTable& table, const std::vector<long long>& rows, const NumberedRowVisitor& visit) const;
+
   // The row whose `column` equals `value`, if any (indexed when a child table references it).
   std::optional<RowValues> FindRow(const SnapshotTable& table, const std::string& column,
                                    const std::string& value) const;

@@ -585,6 +585,44 @@ TEST_F(RestoreUsersMapping, KnownIssue_ValueTooLongForTheTargetIsNotCutShort) {
   EXPECT_TRUE(Contains(script, "'Ann'") && Contains(script, "'Bob'")) << script;
 }
 
+TEST_F(RestoreUsersMapping, RowsWhoseKeyTheTargetHasAreLeftAsTheyAre) {
+  // --on-conflict skip: only the keys go first; the row the target has is never sent whole.
+  ScopedDatabase target(Cluster::kProd, "map_present", ScopedDatabase::Content::kEmpty);
+  TempDir dir;
+  Query(target.url(), "CREATE TABLE people (id integer PRIMARY KEY, name text NOT NULL, legacy text, badge text);"
+                      "INSERT INTO people VALUES (2, 'Bob in prod', NULL, 'prod')");
+
+  auto result = Restore(target, dir);
+
+  EXPECT_EQ(result.exit_code, 0) << result.all();
+  EXPECT_EQ(OutcomeOf(result.out, "people")["inserted"], 2) << result.out;
+  EXPECT_EQ(OutcomeOf(result.out, "people")["already_present"], 1) << result.out;
+  EXPECT_EQ(Scalar(target.url(), "SELECT string_agg(id || ':' || name || ':' || coalesce(legacy, '-') || ':' || badge, ',' "
+                                 "ORDER BY id) FROM people"),
+            "1:Ann:old-1:12,2:Bob in prod:-:prod,3:Cy:-:7");
+}
+
+TEST_F(RestoreUsersMapping, AKeyThatNoLongerFitsItsColumnSendsThatRowToSeedSql) {
+  // The keys go first by COPY into the target's key type: when one does not fit, every row goes the
+  // usual way, which finds the rows to blame.
+  ScopedDatabase target(Cluster::kProd, "map_key_type", ScopedDatabase::Content::kEmpty);
+  TempDir dir;
+  Query(target.url(), "CREATE TYPE person_id AS ENUM ('1', '2');"
+                      "CREATE TABLE people (id person_id PRIMARY KEY, name text NOT NULL, legacy text, badge text);"
+                      "INSERT INTO people VALUES ('1', 'Ann in prod', NULL, NULL)");
+
+  auto result = Restore(target, dir);
+
+  EXPECT_EQ(result.exit_code, 5) << result.all();
+  EXPECT_EQ(OutcomeOf(result.out, "people")["already_present"], 1) << result.out;
+  EXPECT_EQ(OutcomeOf(result.out, "people")["inserted"], 1) << result.out;
+  EXPECT_EQ(OutcomeOf(result.out, "people")["to_seed_sql"], 1) << result.out;
+  EXPECT_EQ(Scalar(target.url(), "SELECT string_agg(id || ':' || name, ',' ORDER BY id) FROM people"), "1:Ann in prod,2:Bob");
+  const std::string script = ReadBytes(dir.File("people.seed.sql"));
+  EXPECT_TRUE(Contains(script, "'Cy'")) << script;
+  EXPECT_TRUE(Contains(script, "invalid input value for enum")) << script;
+}
+
 TEST(RestoreUsersIdentity, WritesIdentityValuesAndMovesTheSequencePastThem) {
   ScopedDatabase source(Cluster::kPreprod, "ident_src", ScopedDatabase::Content::kEmpty);
   ScopedDatabase target(Cluster::kProd, "ident_dst", ScopedDatabase::Content::kEmpty);

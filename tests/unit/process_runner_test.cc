@@ -1,5 +1,6 @@
 // The process runner: argument vectors, no shell, PGPASSWORD only in the environment, stderr tail,
-// line callbacks, masking, signal forwarding; and the pg_dump/pg_restore helpers on a fake runner.
+// line callbacks, masking, signal forwarding, children in the background; and the pg_dump/pg_restore
+// helpers on a fake runner.
 #include "process/process_runner.h"
 
 #include <signal.h>
@@ -8,11 +9,13 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
 #include "common/error.h"
 #include "fake_process_runner.h"
+#include "process/background_process.h"
 #include "process/pg_tools.h"
 #include "refresh/dump.h"
 #include "refresh/restore_dump.h"
@@ -227,6 +230,53 @@ TEST(IsRestoreItemLine, CountsTheLinesOfFinishedEntries) {
   EXPECT_TRUE(IsRestoreItemLine("pg_restore: executing SEQUENCE SET notes_id_seq"));
   EXPECT_FALSE(IsRestoreItemLine("pg_restore: launching item 3514 TABLE DATA applications"));
   EXPECT_FALSE(IsRestoreItemLine("pg_restore: connecting to database for restore"));
+}
+
+TEST(BackgroundProcess, RunsWhileTheCallerWorksAndWaitGivesItsResult) {
+  PosixProcessRunner runner;
+  std::vector<std::string> lines;
+  ProcessSpec spec = Shell("sleep 0.2; echo done; exit 4");
+  spec.on_stdout_line = [&](const std::string& line) { lines.push_back(line); };
+  auto start = std::chrono::steady_clock::now();
+  BackgroundProcess background(runner, spec);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(150)) << "the caller was kept waiting";
+  ProcessResult result = background.Wait();
+  EXPECT_EQ(result.exit_code, 4);
+  EXPECT_EQ(lines, std::vector<std::string>{"done"});
+}
+
+TEST(BackgroundProcess, AbandonedItIsStopped) {
+  PosixProcessRunner runner;
+  auto start = std::chrono::steady_clock::now();
+  {
+    BackgroundProcess background(runner, Shell("exec sleep 30"));
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << "the child was not stopped";
+}
+
+// While only a background child runs, dbrefresh's own thread is busy with work of its own (a
+// transaction the server rolls back): a SIGTERM stops the child and ends dbrefresh at once, saying
+// the prepared line and removing the scratch directory, as when no child runs.
+TEST(BackgroundProcessDeathTest, ASigtermStopsTheChildAndEndsTheProgramWithThePreparedLine) {
+  ::testing::FLAGS_gtest_death_test_style = "threadsafe";
+  // A fixed name: the death test's child runs this body again, in a process of its own.
+  const std::string scratch = std::filesystem::temp_directory_path() / "dbrefresh-test-interrupt-scratch";
+  std::filesystem::create_directories(scratch);
+  std::ofstream(scratch + "/dump.dat") << "a dump of prod";
+  EXPECT_EXIT(
+      {
+        PosixProcessRunner runner;
+        RemoveOnInterrupt(scratch);
+        SayOnInterrupt("error: interrupted; resume with the prepared command");
+        BackgroundProcess background(runner, Shell("exec sleep 30"));
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        ::kill(::getpid(), SIGTERM);
+        std::this_thread::sleep_for(std::chrono::seconds(10));
+        std::exit(0);
+      },
+      ::testing::KilledBySignal(SIGTERM), "interrupted; resume with the prepared command");
+  EXPECT_FALSE(std::filesystem::exists(scratch)) << "the scratch directory outlived the run";
+  std::filesystem::remove_all(scratch);
 }
 
 }  // namespace

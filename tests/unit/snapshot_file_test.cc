@@ -89,6 +89,56 @@ TEST_F(SnapshotFileTest, KeepsEveryRowInOrderWhenRowsGoInManyPerStatement) {
   EXPECT_EQ(read, rows);
 }
 
+TEST_F(SnapshotFileTest, NumbersRowsAndReadsThemBackByNumberOrByColumn) {
+  std::vector<RowValues> rows;
+  for (int i = 1; i <= 300; ++i) rows.push_back({"id-" + std::to_string(i), "name " + std::to_string(i), std::nullopt});
+  WriteValid(rows);
+  SnapshotReader reader(path_);
+  const SnapshotTable& table = reader.tables()[0];
+  std::vector<long long> numbers;
+  reader.ForEachNumberedRow(table, {0}, [&](long long row, const RowValues& values) {
+    numbers.push_back(row);
+    ASSERT_EQ(values.size(), 1u);
+    EXPECT_EQ(values[0].value(), "id-" + std::to_string(row));
+  });
+  ASSERT_EQ(numbers.size(), 300u);
+  EXPECT_EQ(numbers.front(), 1);
+  EXPECT_EQ(numbers.back(), 300);
+  // close together, far apart, and a number the file does not hold
+  std::vector<std::string> names;
+  reader.ForRows(table, {2, 3, 5, 250, 301}, [&](long long row, const RowValues& values) {
+    EXPECT_EQ(values[0].value(), "id-" + std::to_string(row));
+    names.push_back(values[1].value());
+  });
+  EXPECT_EQ(names, (std::vector<std::string>{"name 2", "name 3", "name 5", "name 250"}));
+}
+
+TEST_F(SnapshotFileTest, ATableWithColumnsNamedRowidAndOidIsNumberedByItsRealRowId) {
+  // SQLite's row id goes by rowid, _rowid_ and oid; a column of that name hides it.
+  TableInfo t{"public", "odd", {}, {}};
+  t.columns = {{"rowid", 1, "text", true, std::nullopt, "", std::nullopt},
+               {"oid", 2, "text", true, std::nullopt, "", std::nullopt}};
+  {
+    SnapshotWriter writer(path_);
+    writer.SetMeta("schema", "public");
+    writer.BeginTable(t);
+    for (const char* v : {"z", "y", "x"}) {
+      RowValues row{std::string(v), std::string("oid-") + v};
+      writer.AddRow(row);
+    }
+    writer.Commit();
+  }
+  SnapshotReader reader(path_);
+  std::vector<std::pair<long long, std::string>> seen;
+  reader.ForEachNumberedRow(reader.tables()[0], [&](long long row, const RowValues& values) {
+    seen.emplace_back(row, values[0].value() + "/" + values[1].value());
+  });
+  EXPECT_EQ(seen, (std::vector<std::pair<long long, std::string>>{{1, "z/oid-z"}, {2, "y/oid-y"}, {3, "x/oid-x"}}));
+  std::vector<std::string> picked;
+  reader.ForRows(reader.tables()[0], {3}, [&](long long, const RowValues& values) { picked.push_back(values[0].value()); });
+  EXPECT_EQ(picked, std::vector<std::string>{"x"});
+}
+
 TEST_F(SnapshotFileTest, IsCreatedWithMode0600) {
   WriteValid({});
   struct stat st {};

@@ -1,0 +1,184 @@
+// Splitting the dump's items into the restore's phases (see restore_phases.h).
+#include "refresh/restore_phases.h"
+
+#include <cctype>
+#include <sstream>
+
+#include "common/error.h"
+
+namespace dbrefresh {
+namespace {
+
+// The catalogs whose objects tell their table; anything else in post-data goes last.
+const char* const kItemTablesQuery = R"SQL(
+WITH item(catalog, oid) AS (SELECT * FROM unnest($1::oid[], $2::oid[]))
+SELECT i.catalog, i.oid, t.tbl, t.ref FROM item i CROSS JOIN LATERAL (
+  SELECT conrelid, confrelid FROM pg_constraint WHERE i.catalog = 'pg_constraint'::regclass AND oid = i.oid
+  UNION ALL
+  SELECT coalesce(x.indrelid, c.oid), 0 FROM pg_class c LEFT JOIN pg_index x ON x.indexrelid = c.oid
+  WHERE i.catalog = 'pg_class'::regclass AND c.oid = i.oid
+  UNION ALL
+  SELECT tgrelid, tgconstrrelid FROM pg_trigger WHERE i.catalog = 'pg_trigger'::regclass AND oid = i.oid
+  UNION ALL
+  SELECT ev_class, 0 FROM pg_rewrite WHERE i.catalog = 'pg_rewrite'::regclass AND oid = i.oid
+  UNION ALL
+  SELECT polrelid, 0 FROM pg_policy WHERE i.catalog = 'pg_policy'::regclass AND oid = i.oid
+  UNION ALL
+  SELECT stxrelid, 0 FROM pg_statistic_ext WHERE i.catalog = 'pg_statistic_ext'::regclass AND oid = i.oid
+) t(tbl, ref))SQL";
+
+const char* const kKnownCatalogsQuery = R"SQL(
+SELECT unnest(ARRAY['pg_constraint', 'pg_class', 'pg_trigger', 'pg_rewrite', 'pg_policy',
+                    'pg_statistic_ext']::regclass[])::oid)SQL";
+
+// Edges of the preserved set: a table in it brings its FK parents, partitions and inheritance relatives.
+const char* const kRelativesQuery = R"SQL(
+SELECT conrelid, confrelid FROM pg_constraint WHERE contype = 'f'
+UNION SELECT inhrelid, inhparent FROM pg_inherits
+UNION SELECT inhparent, inhrelid FROM pg_inherits)SQL";
+
+// Triggers and rules a preserved table has of its own (not those behind its foreign keys).
+const char* const kOwnTriggersQuery = R"SQL(
+SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+WHERE NOT t.tgisinternal AND t.tgrelid = ANY($1::oid[])
+UNION ALL
+SELECT c.relname, r.rulename FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
+WHERE r.rulename <> '_RETURN' AND r.ev_class = ANY($1::oid[])
+LIMIT 1)SQL";
+
+std::string OidArray(const std::vector<unsigned long>& oids) {
+  std::string text = "{";
+  for (unsigned long oid : oids) text += (text.size() > 1 ? "," : "") + std::to_string(oid);
+  return text + "}";
+}
+
+unsigned long ParseNumber(const std::string& text, size_t& pos, const std::string& line) {
+  while (pos < text.size() && text[pos] == ' ') ++pos;
+  const size_t start = pos;
+  while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos]))) ++pos;
+  if (pos == start) throw Failure("cannot read the dump's table of contents at: " + line);
+  return std::stoul(text.substr(start, pos - start));
+}
+
+// The item's type: the words after the two catalog numbers that name one (all capitals), e.g.
+// "TABLE DATA" in "TABLE DATA public users owner"; the schema, name and owner follow.
+std::string ReadDesc(const std::string& rest) {
+  static const char* const kTwoWord[] = {"TABLE DATA", "SEQUENCE SET", "FK CONSTRAINT", "MATERIALIZED VIEW DATA",
+                                         "MATERIALIZED VIEW", "INDEX ATTACH", "DEFAULT ACL", "EVENT TRIGGER",
+                                         "ROW SECURITY", "BLOB DATA", "LARGE OBJECT", "PUBLICATION TABLE"};
+  for (const char* desc : kTwoWord) {
+    const std::string d = desc;
+    if (rest.compare(0, d.size(), d) == 0 && (rest.size() == d.size() || rest[d.size()] == ' ')) return d;
+  }
+  return rest.substr(0, rest.find(' '));
+}
+
+bool In(const std::set<unsigned long>& set, unsigned long oid) { return set.count(oid) > 0; }
+
+}  // namespace
+
+std::vector<TocEntry> ParseTocList(const std::string& text) {
+  std::vector<TocEntry> entries;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == ';') continue;
+    TocEntry e;
+    e.line = line;
+    size_t pos = 0;
+    e.dump_id = static_cast<long long>(ParseNumber(line, pos, line));
+    if (pos >= line.size() || line[pos] != ';') throw Failure("cannot read the dump's table of contents at: " + line);
+    ++pos;
+    e.catalog = ParseNumber(line, pos, line);
+    e.oid = ParseNumber(line, pos, line);
+    while (pos < line.size() && line[pos] == ' ') ++pos;
+    e.desc = ReadDesc(line.substr(pos));
+    entries.push_back(std::move(e));
+  }
+  return entries;
+}
+
+RestorePhases SplitRestore(const TocSections& toc, const std::set<unsigned long>& preserved_set,
+                           const std::map<CatalogObject, ItemTables>& items) {
+  RestorePhases phases;
+  for (const auto& e : toc.pre_data) phases.schema.push_back(e.line);
+  for (const auto& e : toc.data) {
+    const bool preserved = e.desc == "SEQUENCE SET" || (e.desc == "TABLE DATA" && In(preserved_set, e.oid));
+    (preserved ? phases.preserved : phases.rest).push_back(e.line);
+  }
+  for (const auto& e : toc.post_data) {
+    auto found = items.find({e.catalog, e.oid});
+    if (e.desc == "MATERIALIZED VIEW DATA" || e.oid == 0 || found == items.end()) {
+      phases.last.push_back(e.line);
+      continue;
+    }
+    const ItemTables& t = found->second;
+    const bool on_preserved = In(preserved_set, t.table);
+    const bool to_preserved = t.references != 0 && In(preserved_set, t.references);
+    if (on_preserved && t.references != 0 && !to_preserved) {
+      phases.why_not = "a preserved table's item refers to a table outside the preserved ones: " + e.line;
+      return phases;
+    }
+    if (on_preserved) {
+      phases.preserved.push_back(e.line);
+    } else if (to_preserved || t.table == 0) {
+      phases.last.push_back(e.line);
+    } else {
+      phases.rest.push_back(e.line);
+    }
+  }
+  return phases;
+}
+
+RestorePhases PlanRestorePhases(pqxx::connection& source, const std::string& schema,
+                                const std::vector<std::string>& tables, const TocSections& toc) {
+  pqxx::read_transaction tx(source);
+  std::set<unsigned long> preserved_set;
+  for (const auto& table : tables) {
+    auto r = tx.exec_params("SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                            "WHERE n.nspname = $1 AND c.relname = $2",
+                            schema, table);
+    if (!r.empty()) preserved_set.insert(r[0][0].as<unsigned long>());
+  }
+  if (preserved_set.empty()) return {{}, {}, {}, {}, "none of the preserved tables is in the source"};
+  std::multimap<unsigned long, unsigned long> relatives;
+  for (const auto& row : tx.exec(kRelativesQuery)) relatives.emplace(row[0].as<unsigned long>(), row[1].as<unsigned long>());
+  std::vector<unsigned long> pending(preserved_set.begin(), preserved_set.end());
+  while (!pending.empty()) {
+    const unsigned long table = pending.back();
+    pending.pop_back();
+    auto range = relatives.equal_range(table);
+    for (auto it = range.first; it != range.second; ++it) {
+      if (preserved_set.insert(it->second).second) pending.push_back(it->second);
+    }
+  }
+  const std::vector<unsigned long> preserved_list(preserved_set.begin(), preserved_set.end());
+  auto own = tx.exec_params(kOwnTriggersQuery, OidArray(preserved_list));
+  if (!own.empty()) {
+    return {{}, {}, {}, {}, "table " + own[0][0].as<std::string>() + " has a trigger or rule (" +
+                                own[0][1].as<std::string>() + "): what it writes could be a table still restoring"};
+  }
+
+  std::set<unsigned long> known_catalogs;
+  for (const auto& row : tx.exec(kKnownCatalogsQuery)) known_catalogs.insert(row[0].as<unsigned long>());
+  std::vector<unsigned long> catalogs, oids;
+  for (const auto& e : toc.post_data) {
+    if (e.oid == 0 || !known_catalogs.count(e.catalog)) continue;
+    catalogs.push_back(e.catalog);
+    oids.push_back(e.oid);
+  }
+  std::map<CatalogObject, ItemTables> items;
+  for (const auto& row : tx.exec_params(kItemTablesQuery, OidArray(catalogs), OidArray(oids))) {
+    items[{row[0].as<unsigned long>(), row[1].as<unsigned long>()}] = {row[2].as<unsigned long>(),
+                                                                       row[3].as<unsigned long>()};
+  }
+  // An object of a known catalog the source no longer has was changed since the dump: its table is unknown.
+  for (size_t i = 0; i < oids.size(); ++i) {
+    if (!items.count({catalogs[i], oids[i]})) {
+      return {{}, {}, {}, {}, "the source changed since the dump (object " + std::to_string(oids[i]) + " is gone)"};
+    }
+  }
+  return SplitRestore(toc, preserved_set, items);
+}
+
+}  // namespace dbrefresh
