@@ -41,6 +41,7 @@ struct TableRestorePlan {
   std::string Failed() const { return "dbrefresh_failed_" + std::to_string(index); }
   std::string IdMap() const { return "dbrefresh_idmap_" + std::to_string(index); }
   std::string Keys() const { return "dbrefresh_keys_" + std::to_string(index); }
+  std::string Lacking() const { return "dbrefresh_lacking_" + std::to_string(index); }
   std::string QualifiedTarget() const;
 };
 
