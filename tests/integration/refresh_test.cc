@@ -132,6 +132,62 @@ TEST_F(Refresh, SchemaStrategyRestoresProdAndKeepsEveryPreprodPerson) {
   EXPECT_TRUE(Contains(r.out, RunFile(".db"))) << "the run prints its files";
 }
 
+// The constraints and indexes of the public schema, with whether each constraint is validated.
+std::set<std::string> KeysAndIndexes(const std::string& url) {
+  auto names = Set(url, "SELECT conrelid::regclass::text || ' ' || conname || ' ' || contype::text || ' ' || convalidated::text "
+                        "FROM pg_constraint WHERE connamespace = 'public'::regnamespace");
+  for (const auto& i : Set(url, "SELECT indexrelid::regclass::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                                "WHERE c.relnamespace = 'public'::regnamespace")) {
+    names.insert("index " + i);
+  }
+  return names;
+}
+
+TEST_F(Refresh, RestoreUsersRunsWhileTheRestOfTheDumpRestoresAndNothingOfTheDumpIsLeftOut) {
+  // Prod gets a table of its own pointing at users, and a materialized view over users: the
+  // foreign key must wait for restore-users (it would lock users), the view's data too.
+  Query(prod().url(),
+        "CREATE TABLE audit_events (id bigint PRIMARY KEY, actor_id uuid NOT NULL REFERENCES users (id), what text);"
+        "INSERT INTO audit_events SELECT g, (SELECT id FROM users ORDER BY id LIMIT 1), 'x' FROM generate_series(1, 5000) g;"
+        "CREATE MATERIALIZED VIEW user_count AS SELECT count(*) AS n FROM users;"
+        "CREATE INDEX audit_events_what_idx ON audit_events (what);"
+        "COMMENT ON INDEX audit_events_what_idx IS 'restored after restore-users';");
+  ScopedDatabase original(Cluster::kPreprod, "rf_original");
+
+  auto r = RunRefresh({"--log-format", "json"});
+
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_TRUE(Contains(r.err, "restore: the preserved tables first")) << r.err;
+  EXPECT_EQ(CountUserTables(preprod().url()), AfterCorrectRefresh());
+  ExpectProdRowsAndPreprodPeople(original.url(), original.url(), original.url());
+  EXPECT_EQ(Count(preprod().url(), "SELECT count(*) FROM audit_events"), 5000);
+  // Every constraint and index of prod, validated as in prod: none left out by the phases.
+  EXPECT_EQ(KeysAndIndexes(preprod().url()), KeysAndIndexes(prod().url()));
+  EXPECT_EQ(Scalar(preprod().url(), "SELECT obj_description('audit_events_what_idx'::regclass)"), "restored after restore-users");
+  // The view's data comes after restore-users: it counts the preserved people too.
+  EXPECT_EQ(Count(preprod().url(), "SELECT n FROM user_count"), Count(preprod().url(), "SELECT count(*) FROM users"));
+  EXPECT_GT(Count(preprod().url(), "SELECT n FROM user_count"), Count(prod().url(), "SELECT n FROM user_count"));
+}
+
+TEST_F(Refresh, APreservedTableWithATriggerOfItsOwnIsRestoredWholeFirst) {
+  // What a trigger writes could be a table still restoring: then the dump is restored whole, then
+  // restore-users runs, as it always did.
+  Query(prod().url(),
+        "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := NEW.updated_at; "
+        "RETURN NEW; END $$;"
+        "CREATE TRIGGER users_touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch();");
+  ScopedDatabase original(Cluster::kPreprod, "rf_original");
+
+  auto r = RunRefresh({"--log-format", "json"});
+
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_TRUE(Contains(r.err, "restore: the whole dump, then restore-users")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "users_touch")) << "says why";
+  EXPECT_EQ(CountUserTables(preprod().url()), AfterCorrectRefresh());
+  ExpectProdRowsAndPreprodPeople(original.url(), original.url(), original.url());
+  EXPECT_EQ(KeysAndIndexes(preprod().url()), KeysAndIndexes(prod().url()));
+}
+
 TEST_F(Refresh, CleanStrategyIsRefusedWhilePreprodOnlyObjectsBlockIt) {
   const std::string before = UserTablesDigest(preprod().url());
   auto r = RunRefresh({"--strategy", "clean"});
