@@ -21,7 +21,7 @@ void AddRefreshOptions(cxxopts::Options& options) {
       ("confirm-target", "The target database's name: required, the refresh overwrites it", cxxopts::value<std::string>())
       ("force", "Go on despite blocking preflight findings (never overrides the guard)")
       ("strategy", "schema (default), clean or swap", cxxopts::value<std::string>())
-      ("jobs", "pg_dump / pg_restore --jobs (default 2)", cxxopts::value<std::string>())
+      ("jobs", "pg_dump / pg_restore --jobs (default 2; two pg_restore run at once)", cxxopts::value<std::string>())
       ("snapshot-dir", "Directory of the run's files (default ./dbrefresh-snapshots)", cxxopts::value<std::string>())
       ("keep-snapshots", "Keep the files of this many runs, the current included (default 5)", cxxopts::value<std::string>())
       ("report", "Also write the JSON report to this file", cxxopts::value<std::string>())

@@ -23,7 +23,7 @@ struct Config {
       {"users", {}, {}}, {"user_role_assignments", {}, {}}, {"user_qualification_assignments", {}, {}}};
   std::string migration_table = "flyway_schema_history";
   std::string strategy = "schema";              // schema | clean | swap
-  int jobs = 2;                                 // pg_dump / pg_restore --jobs
+  int jobs = 2;                                 // pg_dump / pg_restore --jobs (the restore runs two at once)
   std::vector<std::string> pg_dump_args;
   std::vector<std::string> pg_restore_args;
   std::string on_conflict = "skip";             // skip | update | fail

@@ -341,13 +341,14 @@ void RefreshRun::RestoreUsersStep(StepRecord& step) {
   std::exception_ptr users_failed;
   try {
     RecordRestore(RestoreUsers(snapshot, restore_target_, config_, restore), step);
-  } catch (...) {
+  } catch (const std::exception& e) {
     users_failed = std::current_exception();
-    log::Info("restore-users failed; completing the restore before saying why");
+    log::Info("restore-users failed; completing the restore of the dump before stopping", {{"error", e.what()}});
   }
   const auto start = std::chrono::steady_clock::now();
   FinishRestore();
-  step.counts["rest_of_dump_waited_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::chrono::duration<double> waited = std::chrono::steady_clock::now() - start;
+  step.counts["rest_of_dump_waited_seconds"] = waited.count();
   if (users_failed) std::rethrow_exception(users_failed);
 }
 

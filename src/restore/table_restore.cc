@@ -109,11 +109,11 @@ using RowFields = std::function<void(std::string& line, const RowValues& values)
 // Row numbers are read from the server this many at a time (bounded memory, whatever the table's size).
 constexpr int kRowsPerBatch = 50000;
 
-// Sends the snapshot rows to restore into `table`: all of them, or, with `only_rows_in_keys`, those
-// whose numbers are in Lacking() (see KeepOnlyRowsTheTargetLacks), read from the snapshot by number.
+// Sends the snapshot rows to restore into `table`: all of them, or, with `only_lacking`, those whose
+// numbers are in Lacking() (see KeepOnlyRowsTheTargetLacks), read from the snapshot by number.
 // Those go in batches, one COPY each: while a COPY is open the connection cannot read the next numbers.
 void CopySnapshotRows(pqxx::transaction_base& tx, const SnapshotReader& snapshot, const TableRestorePlan& plan,
-                      bool only_rows_in_keys, const std::string& table, const std::vector<std::string>& columns,
+                      bool only_lacking, const std::string& table, const std::vector<std::string>& columns,
                       const RowFields& fields) {
   std::string line;
   auto copy = [&](const std::function<void(const SnapshotReader::NumberedRowVisitor&)>& for_each_row) {
@@ -125,7 +125,7 @@ void CopySnapshotRows(pqxx::transaction_base& tx, const SnapshotReader& snapshot
     });
     writer.complete();
   };
-  if (!only_rows_in_keys) {
+  if (!only_lacking) {
     copy([&](const auto& visit) { snapshot.ForEachNumberedRow(*plan.snapshot, visit); });
     return;
   }
@@ -144,10 +144,10 @@ void CopySnapshotRows(pqxx::transaction_base& tx, const SnapshotReader& snapshot
 }
 
 // COPY the snapshot's text values into the all-text staging table.
-void StageRows(pqxx::work& tx, const SnapshotReader& snapshot, const TableRestorePlan& plan, bool only_rows_in_keys) {
+void StageRows(pqxx::work& tx, const SnapshotReader& snapshot, const TableRestorePlan& plan, bool only_lacking) {
   std::vector<std::string> columns = {"_row"};
   for (size_t i = 0; i < plan.snapshot->info.columns.size(); ++i) columns.push_back(StageColumn(i));
-  CopySnapshotRows(tx, snapshot, plan, only_rows_in_keys, plan.Stage(), columns,
+  CopySnapshotRows(tx, snapshot, plan, only_lacking, plan.Stage(), columns,
                    [](std::string& line, const RowValues& values) {
                      for (const auto& v : values) {
                        line += '\t';
@@ -162,13 +162,13 @@ void StageRows(pqxx::work& tx, const SnapshotReader& snapshot, const TableRestor
 // the partial COPY back, and the caller falls back to the all-text staging, which finds the rows to
 // blame one by one. Defaults and config values go in as the same text their literals hold.
 bool CopyTypedRows(pqxx::work& tx, const SnapshotReader& snapshot, const TableRestorePlan& plan,
-                   bool only_rows_in_keys) {
+                   bool only_lacking) {
   const auto written = plan.mapping.Written();
   std::vector<std::string> columns = {"_row"};
   for (const ColumnPlan* c : written) columns.push_back(QuoteIdent(c->column));  // tablewriter pastes names as given
   try {
     pqxx::subtransaction attempt(tx, "dbrefresh_typed_copy");
-    CopySnapshotRows(attempt, snapshot, plan, only_rows_in_keys, plan.Typed(), columns,
+    CopySnapshotRows(attempt, snapshot, plan, only_lacking, plan.Typed(), columns,
                      [&](std::string& line, const RowValues& values) {
                        for (const ColumnPlan* c : written) {
                          line += '\t';
@@ -249,15 +249,17 @@ const ColumnPlan* WrittenColumn(const TableRestorePlan& plan, const std::string&
 }
 
 // Under --on-conflict skip a row whose primary key the target has stays out whatever its other
-// columns hold, and in a refresh that is most rows (prod has most of preprod's people). So the keys
-// go first, alone: COPY (_row, key) into Keys(), keep in Lacking() the numbers of the keys the
-// target lacks, and only those rows are read from the snapshot and sent whole (at SPEC scale, 1.6 million rows of which 90 % are
-// present: scripts/bench.sh). Returns how many rows the target has, or nothing when every row must go
-// the usual way: another policy, a key not copied from the snapshot, or a key value that does not fit
-// its column (the usual way finds the row to blame).
+// columns hold, and in a refresh that is most rows (prod has most of preprod's people: in
+// scripts/bench.sh, 1.44 of 1.6 million). So the keys go first, alone: COPY (_row, key) into Keys(),
+// keep in Lacking() the numbers of the keys the target lacks, and only those rows are read from the
+// snapshot and sent whole. Returns how many rows the target has, or nothing when every row must go
+// the usual way: another policy, a key not copied from the snapshot, or a key value that does not
+// fit its column (the usual way finds the row to blame), or an empty target.
 std::optional<long long> KeepOnlyRowsTheTargetLacks(pqxx::work& tx, const SnapshotReader& snapshot,
                                                     const TableRestorePlan& plan, OnConflict policy) {
   if (policy != OnConflict::kSkip || plan.pk.empty()) return std::nullopt;
+  // An empty target lacks every row: the keys would only be sent for nothing.
+  if (!tx.exec("SELECT EXISTS (SELECT FROM " + plan.QualifiedTarget() + ")")[0][0].as<bool>()) return std::nullopt;
   std::vector<size_t> key_values;
   std::vector<std::string> columns = {"_row"};
   std::string create = "CREATE TEMP TABLE " + plan.Keys() + " (_row bigint";

@@ -419,13 +419,36 @@ void SnapshotReader::ForEachNumberedRow(const SnapshotTable& table, const std::v
 void SnapshotReader::ForRows(const SnapshotTable& table, const std::vector<long long>& rows,
                              const NumberedRowVisitor& visit) const {
   const std::string id = RowIdName(table);
-  auto stmt = db_->Prepare("SELECT " + id + ColumnList(table, AllColumns(table)) + " FROM " +
-                           SqliteIdent(table.rows_table) + " WHERE " + id + " = ?");
+  const std::string select = "SELECT " + id + ColumnList(table, AllColumns(table)) + " FROM " +
+                             SqliteIdent(table.rows_table) + " WHERE " + id;
+  auto lookup = db_->Prepare(select + " = ?");
+  auto range = db_->Prepare(select + " BETWEEN ? AND ? ORDER BY " + id);
   RowValues row(table.info.columns.size());
-  for (long long number : rows) {
-    stmt.Reset();
-    stmt.Bind(1, number);
-    if (stmt.Step()) VisitNumbered(stmt, row, visit);
+  // Where at least half the numbers of a stretch are asked for, one scan of the stretch costs less
+  // than a lookup each (most rows of a table, when the target lacks most of them).
+  constexpr size_t kShortestScan = 16;
+  size_t next = 0;
+  while (next < rows.size()) {
+    size_t last = next;
+    while (last + 1 < rows.size() && rows[last + 1] - rows[next] < 2 * static_cast<long long>(last + 2 - next)) ++last;
+    if (last - next + 1 < kShortestScan) {
+      lookup.Reset();
+      lookup.Bind(1, rows[next++]);
+      if (lookup.Step()) VisitNumbered(lookup, row, visit);
+      continue;
+    }
+    range.Reset();
+    range.Bind(1, rows[next]);
+    range.Bind(2, rows[last]);
+    while (next <= last && range.Step()) {
+      const long long at = range.Int(0);
+      while (next <= last && rows[next] < at) ++next;  // numbers the file does not hold
+      if (next <= last && rows[next] == at) {
+        VisitNumbered(range, row, visit);
+        ++next;
+      }
+    }
+    next = last + 1;
   }
 }
 

@@ -86,7 +86,7 @@ class SnapshotReader {
   // Only the given columns (indexes into info.columns, values in that order): a cheap pass over keys.
   void ForEachNumberedRow(const SnapshotTable& table, const std::vector<size_t>& columns,
                           const NumberedRowVisitor& visit) const;
-  // The rows with these numbers, in the order given; numbers the file does not hold are skipped.
+  // The rows with these numbers, given in ascending order; numbers the file does not hold are skipped.
   void ForRows(const SnapshotTable& table, const std::vector<long long>& rows, const NumberedRowVisitor& visit) const;
 
   // The row whose `column` equals `value`, if any (indexed when a child table references it).

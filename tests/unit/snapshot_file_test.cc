@@ -111,6 +111,17 @@ TEST_F(SnapshotFileTest, NumbersRowsAndReadsThemBackByNumberOrByColumn) {
     names.push_back(values[1].value());
   });
   EXPECT_EQ(names, (std::vector<std::string>{"name 2", "name 3", "name 5", "name 250"}));
+  // half the numbers of a stretch (read by one scan of it), then one far off, then one the file lacks
+  std::vector<long long> wanted;
+  for (long long n = 1; n <= 199; n += 2) wanted.push_back(n);
+  wanted.insert(wanted.end(), {280, 400});
+  std::vector<long long> got;
+  reader.ForRows(table, wanted, [&](long long row, const RowValues& values) {
+    EXPECT_EQ(values[1].value(), "name " + std::to_string(row));
+    got.push_back(row);
+  });
+  wanted.pop_back();
+  EXPECT_EQ(got, wanted);
 }
 
 TEST_F(SnapshotFileTest, ATableWithColumnsNamedRowidAndOidIsNumberedByItsRealRowId) {
