@@ -350,6 +350,7 @@ INSTANTIATE_TEST_SUITE_P(EveryStep, ReliabilityInterruption,
                                            Interruption{"restore-users", SIGKILL, "schema"},
                                            Interruption{"post-check", SIGKILL, "schema"},
                                            Interruption{"snapshot", SIGTERM, "schema"}, Interruption{"dump", SIGTERM, "schema"},
+                                           Interruption{"clear", SIGTERM, "schema"},
                                            Interruption{"restore", SIGTERM, "schema"},
                                            Interruption{"restore-users", SIGTERM, "schema"}),
                          InterruptionName);
