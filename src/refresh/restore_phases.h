@@ -12,8 +12,9 @@
 //   last       what has to wait for restore-users: foreign keys from other tables to the preserved
 //              set (adding one locks the table restore-users writes to), materialized view data
 //              (it may read the preserved tables), and items naming no table (comments).
-// At SPEC scale this takes the refresh from 40 s to about 28 s on 2 cores (scripts/bench.sh): the
-// restore of the large tables no longer waits for restore-users, nor restore-users for them.
+// At SPEC scale, with the faster restore-users of the same change, the refresh went from 39.4 s to
+// 29.6 s on 2 cores (scripts/bench.sh medians): the restore of the large tables no longer waits for
+// restore-users, nor restore-users for them.
 //
 // When an item cannot be placed safely the split is refused (`why_not` says why) and the refresh
 // restores the whole dump first, then runs restore-users, as before.
