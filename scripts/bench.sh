@@ -2,7 +2,7 @@
 # dbrefresh benchmarks (SPEC section 10, issue 6): dbrefresh side by side with the bare tools, as ratios.
 #
 #   scripts/bench.sh [--scale N] [--rss-scale M] [--pairs K] [--out results.json] [--skip-refresh]
-#                    [--refresh-baselines] [--keep] [--dbrefresh PATH]
+#                    [--refresh-baselines] [--skip-current-job] [--keep] [--dbrefresh PATH]
 #
 # Starts its own throwaway test bed (scripts/testbed.sh, in a temp dir, stopped on exit), generates
 # reproducible data (scripts/bench/gen-users.sql, gen-padding.sql), then runs, interleaved A B A B with K pairs
@@ -30,7 +30,8 @@
 # user_qualification_assignments, and a prod database padded to about 1.2 GB for refresh. The default, 0.25
 # (50,000 users, a 0.3 GB prod database), takes about 8 minutes on 2 cores, 3 with --skip-refresh; scale 1 takes
 # about 40 minutes (48 with --rss-scale 4), half of it today's job (its row-by-row re-insert of the users
-# takes 5 to 8 minutes a run).
+# takes 5 to 8 minutes a run); --skip-current-job leaves today's job out of (c), to re-measure refresh against
+# pgcopydb alone.
 # Targets (issue 6): snapshot <= 1.2x the bare COPY out; restore-users <= 2x the bare COPY in; refresh faster
 # than today's job and <= 1.2x pgcopydb; peak RSS < 100 MB and flat (at most 1.25x from the smaller scale to
 # the larger one).
@@ -51,6 +52,7 @@ RSS_SCALE=""
 PAIRS=3
 OUT=bench-results.json
 SKIP_REFRESH=0
+SKIP_CURRENT_JOB=0
 REFRESH_BASELINES=0
 KEEP=0
 DBREFRESH="${DBREFRESH:-$root/build/dbrefresh}"
@@ -69,6 +71,7 @@ while [ $# -gt 0 ]; do
     --pairs) PAIRS="${2:?}"; shift 2 ;;
     --out) OUT="${2:?}"; shift 2 ;;
     --skip-refresh) SKIP_REFRESH=1; shift ;;
+    --skip-current-job) SKIP_CURRENT_JOB=1; shift ;;
     --refresh-baselines) REFRESH_BASELINES=1; shift ;;
     --keep) KEEP=1; shift ;;
     --dbrefresh) DBREFRESH="${2:?}"; shift 2 ;;
@@ -387,10 +390,12 @@ if [ "$REFRESH_STATUS" != skipped ]; then
       timed refresh dbrefresh "$p" "$SCALE" "refresh-$p" "${c[@]}"
       case "$LAST_RC" in 0|5) ;; *) tail_err "refresh-$p"; say "dbrefresh refresh exited $LAST_RC (recorded)";; esac
     fi
-    fresh_db "$PRE_PORT" bench_q bench_pre; checkpoint_both
-    mapfile -d '' c < <(job_cmd "$p")
-    timed refresh current_job "$p" "$SCALE" "current-job-$p" "${c[@]}"
-    rm -rf "$WORK/job/$p"
+    if [ "$SKIP_CURRENT_JOB" = 0 ]; then
+      fresh_db "$PRE_PORT" bench_q bench_pre; checkpoint_both
+      mapfile -d '' c < <(job_cmd "$p")
+      timed refresh current_job "$p" "$SCALE" "current-job-$p" "${c[@]}"
+      rm -rf "$WORK/job/$p"
+    fi
     if [ "$HAVE_PGCOPYDB" = 1 ]; then
       drop_db "$PRE_PORT" bench_q
       fresh_db "$PRE_PORT" bench_clone template0; checkpoint_both

@@ -58,12 +58,18 @@ class RefreshRun {
   int Run();
 
  private:
+  // When a step began: its work may start before the step itself (the dump starts with the snapshot).
+  struct StepStart {
+    std::string utc = log::UtcNow();
+    std::chrono::steady_clock::time_point steady = std::chrono::steady_clock::now();
+  };
   template <typename Body>
-  void Step(const std::string& name, Body body);
+  void Step(const std::string& name, Body body, const StepStart& began = StepStart());
   void GuardStep(StepRecord& step);
   void AvoidAnEarlierRunsNames(const std::string& db);
   void PreflightStep(StepRecord& step);
   void SnapshotStep(StepRecord& step);
+  void StartDump();
   void DumpStep(StepRecord& step);
   void ClearStep(StepRecord& step);
   void ClearBySchema(StepRecord& step);
@@ -89,6 +95,8 @@ class RefreshRun {
   std::optional<GuardedSessions> sessions_;
   std::unique_ptr<ScratchDir> scratch_;
   std::string dump_dir_;
+  std::unique_ptr<SourceDump> dump_;  // pg_dump running in the background since the snapshot began
+  StepStart dump_began_;
   std::unique_ptr<PhasedRestore> phased_;  // restoring the rest of the dump while restore-users runs
   std::optional<SwapNames> swap_;
   bool drop_fresh_on_failure_ = false;
@@ -101,12 +109,12 @@ class RefreshRun {
 };
 
 template <typename Body>
-void RefreshRun::Step(const std::string& name, Body body) {
-  report_.steps.push_back({name, "running", log::UtcNow(), 0, {}, nlohmann::json::object()});
+void RefreshRun::Step(const std::string& name, Body body, const StepStart& began) {
+  report_.steps.push_back({name, "running", began.utc, 0, {}, nlohmann::json::object()});
   const size_t index = report_.steps.size() - 1;
   log::Info("step " + std::to_string(index + 1) + "/" + std::to_string(total_steps_) + ": " + name);
   SayOnInterrupt(InterruptedLine(name));
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = began.steady;
   auto finish = [&](const char* status) {
     StepRecord& step = report_.steps[index];
     if (step.status == "running" || std::string(status) == "failed") step.status = status;  // a body may say "skipped"
@@ -129,7 +137,7 @@ int RefreshRun::Run() {
     Step("guard", [&](StepRecord& s) { GuardStep(s); });
     Step("preflight", [&](StepRecord& s) { PreflightStep(s); });
     Step("snapshot", [&](StepRecord& s) { SnapshotStep(s); });
-    Step("dump", [&](StepRecord& s) { DumpStep(s); });
+    Step("dump", [&](StepRecord& s) { DumpStep(s); }, dump_ ? dump_began_ : StepStart());
     Step("clear", [&](StepRecord& s) { ClearStep(s); });
     Step("restore", [&](StepRecord& s) { RestoreStep(s); });
     Step("restore-users", [&](StepRecord& s) { RestoreUsersStep(s); });
@@ -214,6 +222,7 @@ void RefreshRun::SnapshotStep(StepRecord& step) {
   if (std::filesystem::exists(report_.files.snapshot)) {
     throw Failure("the snapshot file " + report_.files.snapshot + " exists already (another run in the same second?)");
   }
+  StartDump();  // reads the source while the snapshot reads the target
   SnapshotSummary summary = TakeSnapshot(options_.target, config_, report_.files.snapshot);
   snapshot_kept_ = true;
   for (const auto& [table, rows] : summary.row_counts) step.counts[table] = rows;
@@ -227,10 +236,21 @@ void RefreshRun::SnapshotStep(StepRecord& step) {
   }
 }
 
-void RefreshRun::DumpStep(StepRecord& step) {
+void RefreshRun::StartDump() {
   scratch_ = std::make_unique<ScratchDir>("dump");
   dump_dir_ = scratch_->File("dump");
-  DumpSource(runner_, options_.tools, options_.source, config_, dump_dir_);
+  dump_began_ = StepStart();
+  dump_ = std::make_unique<SourceDump>(runner_, options_.tools, options_.source, config_, dump_dir_);
+}
+
+void RefreshRun::DumpStep(StepRecord& step) {
+  if (dump_) {
+    log::Info("dump: pg_dump has been running since the snapshot began; waiting for it");
+  } else {
+    StartDump();  // resuming with --use-snapshot: no snapshot step ran
+  }
+  dump_->Wait();
+  dump_.reset();
   std::uintmax_t bytes = 0;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(dump_dir_)) {
     if (entry.is_regular_file()) bytes += entry.file_size();
@@ -444,6 +464,7 @@ void RefreshRun::Fail(ExitCode code, const std::string& message) {
                                 options_.on_conflict == OnConflict::kFail;
   // Exit 4 promises that nothing changed; once the target has been cleared it is a plain failure.
   if (code == ExitCode::kBlocked && state_ != TargetState::kUntouched) code = ExitCode::kFailure;
+  dump_.reset();    // stops a dump still running in the background (the snapshot failed)
   phased_.reset();  // stops a restore still running in the background (its database may be dropped next)
   if (drop_fresh_on_failure_ && swap_) DropFreshDatabase(options_.target, *swap_);
   report_.exit_code = ToInt(code);

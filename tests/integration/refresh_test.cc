@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -307,6 +308,32 @@ TEST_F(Refresh, AFailingPgDumpKeepsTheSnapshotAndPrintsTheResumeCommand) {
   EXPECT_EQ(doc["exit_code"], 1);
   EXPECT_EQ(doc["steps"].back()["name"], "dump");
   EXPECT_EQ(doc["steps"].back()["status"], "failed");
+  EXPECT_EQ(doc["steps"][2]["name"], "snapshot");
+  EXPECT_EQ(doc["steps"][2]["status"], "ok") << "pg_dump failing alongside does not cut the snapshot short";
+}
+
+// pg_dump reads the source while the snapshot reads the target: the dump (the first pg_dump that is
+// not --version; the clear step runs another for the DDL it drops) starts before the snapshot file
+// is complete, and the refresh still ends with every row where it belongs.
+TEST_F(Refresh, TheDumpRunsWhileTheSnapshotIsTaken) {
+  TempDir bin;
+  const std::string real = RealPgBin(), seen = bin.File("seen-at-dump-start");
+  WriteScript(bin.File("pg_dump"), "case \"$1\" in --version) exec '" + real + "/pg_dump' \"$@\";; esac\n"
+                                   "[ -e '" + seen + "' ] || ls '" + snapshots_.path() + "' > '" + seen + "'\n"
+                                   "exec '" + real + "/pg_dump' \"$@\"\n");
+  WriteScript(bin.File("pg_restore"), "exec '" + real + "/pg_restore' \"$@\"\n");
+  auto r = RunRefresh({"--pg-bin", bin.path()});
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  const std::string listing = ReadBytes(seen);
+  std::istringstream names(listing);
+  for (std::string name; std::getline(names, name);) {
+    EXPECT_FALSE(name.size() > 3 && name.compare(name.size() - 3, 3, ".db") == 0)
+        << "the snapshot " << name << " was complete before pg_dump started";
+  }
+  EXPECT_EQ(CountUserTables(preprod().url()), AfterCorrectRefresh());
+  const auto doc = Report();
+  EXPECT_EQ(doc["steps"][3]["name"], "dump");
+  EXPECT_EQ(doc["steps"][3]["status"], "ok");
 }
 
 TEST_F(Refresh, AFailedRestoreResumesFromTheKeptSnapshot) {

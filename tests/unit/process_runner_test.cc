@@ -180,12 +180,13 @@ TEST(PgCommand, PutsThePasswordInTheEnvironmentNotOnTheCommandLine) {
   EXPECT_TRUE(Contains(spec.argv.back(), "dbname=app")) << spec.argv.back();
 }
 
-TEST(DumpSource, RunsADirectoryFormatReadOnlyDumpWithoutOwnersOrPrivileges) {
+TEST(SourceDump, RunsADirectoryFormatReadOnlyDumpWithoutOwnersOrPrivileges) {
   FakeProcessRunner runner;
   Config config;
   config.jobs = 3;
   config.pg_dump_args = {"--exclude-table=audit_log"};
-  DumpSource(runner, PgTools{""}, {"host=h dbname=prod user=u password=pw", "--source"}, config, "/tmp/d");
+  SourceDump dump(runner, PgTools{""}, {"host=h dbname=prod user=u password=pw", "--source"}, config, "/tmp/d");
+  dump.Wait();
   ASSERT_EQ(runner.runs().size(), 1u);
   const ProcessSpec& spec = runner.runs()[0];
   const std::string line = MaskedCommandLine(spec.argv);
@@ -197,11 +198,12 @@ TEST(DumpSource, RunsADirectoryFormatReadOnlyDumpWithoutOwnersOrPrivileges) {
   EXPECT_EQ(spec.password, std::optional<std::string>("pw"));
 }
 
-TEST(DumpSource, AFailingPgDumpIsAFailureWithItsStderr) {
+TEST(SourceDump, AFailingPgDumpIsAFailureWithItsStderr) {
   FakeProcessRunner runner;
   runner.Script({1, "", "pg_dump: error: connection to server failed\n"});
+  SourceDump dump(runner, PgTools{""}, {"host=h dbname=prod", "--source"}, Config{}, "/tmp/d");
   try {
-    DumpSource(runner, PgTools{""}, {"host=h dbname=prod", "--source"}, Config{}, "/tmp/d");
+    dump.Wait();
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ExitCode::kFailure);
