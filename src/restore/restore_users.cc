@@ -110,14 +110,15 @@ long long WriteSeedFile(pqxx::work& tx, const SnapshotReader& snapshot, const Co
                 "into " + masked + "; each row's reason is the comment above it. Fix the cause, then run this file."});
   long long total = 0;
   for (size_t i = 0; i < plans.size(); ++i) {
-    auto failed = FailedRows(tx, snapshot, plans[i]);
-    if (failed.empty()) continue;
+    const long long failed = CountFailedRows(tx, plans[i]);
+    if (failed == 0) continue;
     const SeedTable* seed = nullptr;
     for (const auto& s : seed_tables) seed = s.table == plans[i].target.name ? &s : seed;
-    writer.Table(*seed, static_cast<long long>(failed.size()));
-    for (const auto& [values, reason] : failed) writer.Row(*seed, values, reason);
+    writer.Table(*seed, failed);
+    ForEachFailedRow(tx, snapshot, plans[i],
+                     [&](const RowValues& values, const std::string& reason) { writer.Row(*seed, values, reason); });
     writer.TableDone(*seed);
-    total += static_cast<long long>(failed.size());
+    total += failed;
   }
   writer.End();
   out.close();

@@ -451,27 +451,38 @@ void RestoreTable(pqxx::work& tx, const SnapshotReader& snapshot, const TableRes
     InsertNewRows(tx, plan, outcome);
     if (outcome.inserted > 0) MoveSequencesPastMax(tx, plan);
   }
-  outcome.to_seed_sql = tx.exec("SELECT count(*) FROM " + plan.Failed())[0][0].as<long long>();
+  outcome.to_seed_sql = CountFailedRows(tx, plan);
   for (const auto& w : plan.mapping.warnings) warnings.push_back(w);
 }
 
-std::vector<std::pair<RowValues, std::string>> FailedRows(pqxx::work& tx, const SnapshotReader& snapshot,
-                                                         const TableRestorePlan& plan) {
+long long CountFailedRows(pqxx::work& tx, const TableRestorePlan& plan) {
+  return tx.exec("SELECT count(*) FROM " + plan.Failed())[0][0].as<long long>();
+}
+
+void ForEachFailedRow(pqxx::work& tx, const SnapshotReader& snapshot, const TableRestorePlan& plan,
+                      const FailedRowVisitor& visit) {
   // The values come from the snapshot itself, by row number: the text staging table only exists
-  // when the fast path was refused.
+  // when the fast path was refused. A batch of numbers at a time, through a cursor: when a column
+  // no value fits sends all of a table's rows here, they never are in memory together.
+  tx.exec("DECLARE dbrefresh_failed_rows NO SCROLL CURSOR FOR SELECT _row, reason FROM " + plan.Failed() +
+          " ORDER BY _row");
   std::vector<long long> numbers;
   std::vector<std::string> reasons;
-  for (const auto& r : tx.exec("SELECT _row, reason FROM " + plan.Failed() + " ORDER BY _row")) {
-    numbers.push_back(r[0].as<long long>());
-    reasons.push_back(r[1].as<std::string>());
+  for (;;) {
+    numbers.clear();
+    reasons.clear();
+    for (const auto& r : tx.exec("FETCH " + std::to_string(kRowsPerBatch) + " FROM dbrefresh_failed_rows")) {
+      numbers.push_back(r[0].as<long long>());
+      reasons.push_back(r[1].as<std::string>());
+    }
+    if (numbers.empty()) break;
+    size_t next = 0;
+    snapshot.ForRows(*plan.snapshot, numbers, [&](long long row, const RowValues& values) {
+      while (next < numbers.size() && numbers[next] != row) ++next;  // a number the file lacks is skipped
+      if (next < numbers.size()) visit(values, reasons[next++]);
+    });
   }
-  std::vector<std::pair<RowValues, std::string>> rows;
-  size_t next = 0;
-  snapshot.ForRows(*plan.snapshot, numbers, [&](long long row, const RowValues& values) {
-    while (next < numbers.size() && numbers[next] != row) ++next;  // a number the file lacks is skipped
-    if (next < numbers.size()) rows.emplace_back(values, reasons[next++]);
-  });
-  return rows;
+  tx.exec("CLOSE dbrefresh_failed_rows");
 }
 
 }  // namespace dbrefresh

@@ -7,6 +7,7 @@
 // reason, for the seed SQL. All of it runs inside the caller's single transaction.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -50,8 +51,11 @@ struct TableRestorePlan {
 void RestoreTable(pqxx::work& tx, const SnapshotReader& snapshot, const TableRestorePlan& plan,
                   OnConflict on_conflict, TableOutcome& outcome, std::vector<std::string>& warnings);
 
-// The set-aside rows, read back from the snapshot: (row values as in the snapshot, reason).
-std::vector<std::pair<RowValues, std::string>> FailedRows(pqxx::work& tx, const SnapshotReader& snapshot,
-                                                         const TableRestorePlan& plan);
+// The set-aside rows: how many, and each read back from the snapshot (row values as in the
+// snapshot, reason), in row order, without holding them all in memory.
+long long CountFailedRows(pqxx::work& tx, const TableRestorePlan& plan);
+using FailedRowVisitor = std::function<void(const RowValues& values, const std::string& reason)>;
+void ForEachFailedRow(pqxx::work& tx, const SnapshotReader& snapshot, const TableRestorePlan& plan,
+                      const FailedRowVisitor& visit);
 
 }  // namespace dbrefresh

@@ -3,6 +3,7 @@
 // cannot go in become seed SQL, and the adaptive column mapping rules hold on real tables.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <future>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -521,6 +522,36 @@ TEST_F(RestoreUsersMapping, UnfillableColumnSendsTheRowsToSeedSql) {
     reasons += Contains(lines[i], "code") && Contains(lines[i], "NOT NULL");
   }
   EXPECT_EQ(reasons, 3);
+}
+
+// Memory stays flat when many rows go to the seed SQL: a column no value fits sends every row of
+// the table there, and they are read back from the snapshot a batch at a time. (Holding them all,
+// as restore-users did, took about as much memory as the rows themselves.)
+TEST(RestoreUsersSeedSql, ATableWhoseEveryRowGoesToSeedSqlIsWrittenWithFlatMemory) {
+  constexpr int kRows = 250000;
+  ScopedDatabase source(Cluster::kPreprod, "seed_many_src", ScopedDatabase::Content::kEmpty);
+  ScopedDatabase target(Cluster::kProd, "seed_many_dst", ScopedDatabase::Content::kEmpty);
+  TempDir dir;
+  Query(source.url(), "CREATE TABLE people (id integer PRIMARY KEY, name text NOT NULL);"
+                      "INSERT INTO people SELECT g, 'person ' || g || ' ' || repeat(md5(g::text), 3) "
+                      "FROM generate_series(1, " + std::to_string(kRows) + ") g");
+  Query(target.url(), "CREATE TABLE people (id integer PRIMARY KEY, name text NOT NULL, code uuid NOT NULL)");
+  const std::string config = ConfigFile(dir, PreserveConfig({"people"})), snapshot = dir.File("people.db");
+  ASSERT_EQ(RunDbrefresh({"snapshot", "--config", config, "--target", source.url(), "--out", snapshot}).exit_code, 0);
+
+  const std::string seed = dir.File("people.seed.sql");
+  auto result = RunDbrefresh({"restore-users", snapshot, "--config", config, "--target", target.url(), "--seed-out", seed});
+
+  EXPECT_EQ(result.exit_code, 5) << result.all();
+  const std::string text = ReadBytes(seed);
+  int inserts = 0;
+  for (const auto& line : Lines(text)) inserts += line.rfind("INSERT INTO", 0) == 0;
+  EXPECT_EQ(inserts, kRows);
+  EXPECT_TRUE(Contains(text, "'person 1 ") && Contains(text, "'person " + std::to_string(kRows) + " "));
+  const long snapshot_kb = static_cast<long>(std::filesystem::file_size(snapshot) / 1024);
+  RecordProperty("peak_rss_kb", static_cast<int>(result.peak_rss_kb));
+  EXPECT_LT(result.peak_rss_kb, 64 * 1024) << "peak RSS " << result.peak_rss_kb / 1024 << " MB for a snapshot of "
+                                           << snapshot_kb / 1024 << " MB";
 }
 
 TEST_F(RestoreUsersMapping, SnapshotOnlyColumnIsReportedAndKeptInTheSnapshot) {

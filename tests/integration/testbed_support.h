@@ -50,6 +50,7 @@ struct CommandResult {
   int exit_code = -1;
   std::string out;
   std::string err;
+  long peak_rss_kb = 0;  // the program's peak resident memory (wait4's ru_maxrss)
   std::string all() const { return out + err; }
 };
 
