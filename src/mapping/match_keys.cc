@@ -15,4 +15,8 @@ std::vector<std::string> PrimaryKeyColumns(const TableInfo& table) {
   return pk ? pk->columns : std::vector<std::string>{};
 }
 
+bool ComparesDuplicates(const std::vector<std::vector<std::string>>& match_keys, const std::vector<std::string>& pk) {
+  return match_keys.empty() && pk.size() <= 1;
+}
+
 }  // namespace dbrefresh

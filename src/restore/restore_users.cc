@@ -46,8 +46,9 @@ TableRestorePlan PlanTable(const SnapshotTable& snap, TableInfo target, const Co
       plan.match_keys.push_back(key);
     }
   }
+  const bool compares_duplicates = ComparesDuplicates(plan.match_keys, plan.pk);
   for (const auto& c : written) {
-    if (!Contains(plan.pk, c) && plan.match_keys.empty()) plan.duplicate_check.push_back(c);
+    if (!Contains(plan.pk, c) && compares_duplicates) plan.duplicate_check.push_back(c);
     if (!Contains(plan.pk, c) && Contains(copied, c)) plan.update_columns.push_back(c);
   }
   for (const ConstraintInfo* fk : target.ForeignKeys()) {

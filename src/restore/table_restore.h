@@ -32,7 +32,7 @@ struct TableRestorePlan {
   TableMapping mapping;
   std::vector<std::string> pk;                       // target PK columns, when all are written
   std::vector<std::vector<std::string>> match_keys;  // unique keys whose columns are all written
-  std::vector<std::string> duplicate_check;          // non-PK written columns, when no match key
+  std::vector<std::string> duplicate_check;          // non-PK written columns, when ComparesDuplicates
   std::vector<std::string> update_columns;           // copied non-PK columns (for --on-conflict update)
   std::vector<Repoint> repoints;
   int index = 0;                                     // names the temp tables

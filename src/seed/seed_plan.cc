@@ -88,8 +88,8 @@ std::vector<SeedTable> PlanSeedTables(const SnapshotReader& snapshot, const Conf
       const bool serial = column && column->default_expr && column->default_expr->rfind("nextval(", 0) == 0;
       if (column && (column->is_identity() || serial)) seed.sequence_columns.push_back(c.name);
     }
-    if (MatchKeys(info, config.FindPreserve(name)).empty()) {
-      const auto pk = PrimaryKeyColumns(info);
+    const auto pk = PrimaryKeyColumns(info);
+    if (ComparesDuplicates(MatchKeys(info, config.FindPreserve(name)), pk)) {
       for (const auto& c : seed.columns) {
         if (std::find(pk.begin(), pk.end(), c.name) == pk.end()) seed.duplicate_check.push_back(c.name);
       }

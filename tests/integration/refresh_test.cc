@@ -189,6 +189,40 @@ TEST_F(Refresh, APreservedTableWithATriggerOfItsOwnIsRestoredWholeFirst) {
   EXPECT_EQ(KeysAndIndexes(preprod().url()), KeysAndIndexes(prod().url()));
 }
 
+TEST_F(Refresh, APreservedPartitionedTableKeepsItsRowsAndItsPartitionIndexesAttach) {
+  // A fourth preserved table, partitioned, with an index on the parent: the dump attaches each
+  // partition's index to it by items that have no catalog oid, which the phased restore runs last.
+  const std::string ddl =
+      "CREATE TABLE user_logins (id bigint NOT NULL, user_id uuid NOT NULL REFERENCES users (id), at date NOT NULL,"
+      " PRIMARY KEY (id, at)) PARTITION BY RANGE (at);"
+      "CREATE TABLE user_logins_2024 PARTITION OF user_logins FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');"
+      "CREATE TABLE user_logins_2025 PARTITION OF user_logins FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');"
+      "CREATE INDEX user_logins_user_idx ON user_logins (user_id);";
+  Query(prod().url(), ddl + "INSERT INTO user_logins SELECT row_number() OVER (), id, '2024-06-01' FROM users");
+  Query(preprod().url(), ddl + "INSERT INTO user_logins SELECT 100000 + row_number() OVER (), id, '2025-06-01' FROM users");
+  const long long prod_logins = Count(prod().url(), "SELECT count(*) FROM user_logins");
+  const long long preprod_logins = Count(preprod().url(), "SELECT count(*) FROM user_logins");
+  TempDir dir;
+  const std::string config = ConfigFile(
+      dir, PreserveConfig({"users", "user_role_assignments", "user_qualification_assignments", "user_logins"}));
+
+  auto r = RunRefresh({"--config", config});
+
+  ASSERT_EQ(r.exit_code, 0) << r.all();
+  EXPECT_TRUE(Contains(r.err, "the preserved tables first")) << "the phased restore ran:\n" << r.err;
+  EXPECT_EQ(CountUserTables(preprod().url()), AfterCorrectRefresh());
+  EXPECT_EQ(Count(preprod().url(), "SELECT count(*) FROM user_logins"), prod_logins + preprod_logins)
+      << "prod's logins and every one of preprod's (its people are all back)";
+  EXPECT_EQ(Count(preprod().url(), "SELECT count(*) FROM user_logins l WHERE NOT EXISTS "
+                                   "(SELECT 1 FROM users u WHERE u.id = l.user_id)"), 0);
+  EXPECT_EQ(Count(preprod().url(), "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                                   "WHERE c.relkind = 'i' AND i.inhparent = 'user_logins_user_idx'::regclass"), 2)
+      << "both partitions' indexes are attached";
+  EXPECT_EQ(Scalar(preprod().url(), "SELECT indisvalid::text FROM pg_index WHERE indexrelid = 'user_logins_user_idx'::regclass"),
+            "true");
+  EXPECT_EQ(KeysAndIndexes(preprod().url()), KeysAndIndexes(prod().url()));
+}
+
 TEST_F(Refresh, CleanStrategyIsRefusedWhilePreprodOnlyObjectsBlockIt) {
   const std::string before = UserTablesDigest(preprod().url());
   auto r = RunRefresh({"--strategy", "clean"});

@@ -1,5 +1,6 @@
 // Every row of SPEC section 4's mapping table, as a pure plan.
 #include "mapping/column_mapping.h"
+#include "mapping/match_keys.h"
 
 #include <gtest/gtest.h>
 
@@ -95,6 +96,15 @@ TEST(ColumnMapping, CopiedAlwaysIdentityNeedsOverridingSystemValue) {
 TEST(ColumnMapping, UnfillableColumnMarksTheTable) {
   auto m = PlanTableMapping(Table({Col("id", "uuid")}), Table({Col("id", "uuid"), Col("area", "uuid", true)}), {});
   EXPECT_TRUE(m.Unfillable());
+}
+
+// A row equal to a target row but for a surrogate id is a duplicate; with a key of several columns
+// (a partitioned table's (id, at)) another key value is another row; a match key decides instead.
+TEST(ComparesDuplicates, OnlyWithoutMatchKeysAndWithAPrimaryKeyOfAtMostOneColumn) {
+  EXPECT_TRUE(ComparesDuplicates({}, {"id"}));
+  EXPECT_TRUE(ComparesDuplicates({}, {}));
+  EXPECT_FALSE(ComparesDuplicates({}, {"id", "at"}));
+  EXPECT_FALSE(ComparesDuplicates({{"delius_username"}}, {"id"}));
 }
 
 }  // namespace
