@@ -23,6 +23,10 @@
 #                      --refresh-baselines the two baselines are then still timed, to show what refresh must beat.
 #   (d) peak RSS       of every dbrefresh command (/usr/bin/time -v, "Maximum resident set size"), at --scale
 #                      and at --rss-scale (default: a quarter of --scale), to show memory is flat in the rows.
+# Every timed run also records its CPU work: seconds used by prod's server and preprod's server (their live
+# processes and the backends that ended, from /proc) and by the command with its children; for (c) the medians
+# are printed, as core-seconds and busy cores. The servers and the commands share the machine's cores, so once
+# they are saturated the wall time follows this work.
 # Then one more, untimed, restore-users and snapshot with the server logging every statement's duration and
 # auto_explain (ANALYZE, BUFFERS) for statements over 200 ms: where the time goes (the "breakdown" in the JSON).
 #
@@ -171,17 +175,37 @@ LAST_SECONDS=""; LAST_RC=0; LAST_RSS_KB=0
 # timed SECTION CONTENDER PAIR SCALE LOGNAME COMMAND...: runs COMMAND under /usr/bin/time -v, stdout and stderr
 # to $WORK/logs/LOGNAME.{out,err}; records the wall time (own clock, ns) and the peak RSS.
 mkdir -p "$WORK/logs"
+# server_cpu_ticks DATA_DIR: the CPU time (clock ticks) a cluster's processes have used so far: its
+# live processes, plus the postmaster's cutime/cstime, where the backends that have ended are counted.
+server_cpu_ticks() {
+  local pm total=0 child f
+  pm=$(head -1 "$1/postmaster.pid" 2>/dev/null) || { echo 0; return; }
+  read -r -a f < "/proc/$pm/stat" 2>/dev/null || { echo 0; return; }
+  total=$(( f[13] + f[14] + f[15] + f[16] ))
+  for child in $(pgrep -P "$pm"); do
+    read -r -a f < "/proc/$child/stat" 2>/dev/null && total=$(( total + f[13] + f[14] ))
+  done
+  echo "$total"
+}
+TICKS=$(getconf CLK_TCK)
 timed() {
   local section="$1" who="$2" pair="$3" scale="$4" name="$5"; shift 5
-  local tfile="$WORK/logs/$name.time" t0 t1 rc=0
+  local tfile="$WORK/logs/$name.time" t0 t1 rc=0 p0 q0 p1 q1 cpu
+  p0=$(server_cpu_ticks "$DBREFRESH_TEST_PROD_DATA"); q0=$(server_cpu_ticks "$DBREFRESH_TEST_PREPROD_DATA")
   t0=$(now_ns)
   /usr/bin/time -v -o "$tfile" "$@" > "$WORK/logs/$name.out" 2> "$WORK/logs/$name.err" || rc=$?
   t1=$(now_ns)
+  p1=$(server_cpu_ticks "$DBREFRESH_TEST_PROD_DATA"); q1=$(server_cpu_ticks "$DBREFRESH_TEST_PREPROD_DATA")
   LAST_SECONDS=$(python3 -c "print(f'{($t1 - $t0) / 1e9:.3f}')")
   LAST_RC=$rc
   LAST_RSS_KB=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tfile" 2>/dev/null || echo 0)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$section" "$who" "$pair" "$scale" "$LAST_SECONDS" "${LAST_RSS_KB:-0}" "$rc" >> "$RUNS"
-  say "  $section/$who pair $pair: ${LAST_SECONDS}s, peak RSS $(( ${LAST_RSS_KB:-0} / 1024 )) MB, exit $rc"
+  # CPU seconds: prod's server, preprod's server, the command with its children (pg_dump, pg_restore, ...)
+  cpu=$(awk -F': ' -v p=$(( p1 - p0 )) -v q=$(( q1 - q0 )) -v hz="$TICKS" \
+    '/User time|System time/ {c += $2} END {printf "%.2f\t%.2f\t%.2f", p / hz, q / hz, c}' "$tfile" 2>/dev/null)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$section" "$who" "$pair" "$scale" "$LAST_SECONDS" "${LAST_RSS_KB:-0}" "$rc" \
+    "$cpu" >> "$RUNS"
+  say "  $section/$who pair $pair: ${LAST_SECONDS}s, peak RSS $(( ${LAST_RSS_KB:-0} / 1024 )) MB, exit $rc," \
+    "CPU s prod/preprod/command $(echo "$cpu" | tr '\t' '/')"
   return 0
 }
 # The last lines of a run's stderr, for a failure message (connection strings there hold no password).

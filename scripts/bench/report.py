@@ -115,6 +115,21 @@ def unavailable_window(report_path):
     return out
 
 
+def cpu_medians(contenders):
+    """Per contender: the median CPU seconds of its runs (each server's processes and the command's own),
+    and the median busy cores (CPU seconds over wall seconds). On a machine where the servers and the
+    commands share the cores, wall time follows this work once the cores are saturated."""
+    out = {}
+    for who, rs in contenders:
+        rs = [r for r in rs if "cpu_seconds" in r]
+        if not rs:
+            continue
+        entry = {k: median([r["cpu_seconds"][k] for r in rs]) for k in ("prod_server", "preprod_server", "command", "total")}
+        entry["busy_cores"] = round(median([r["cpu_seconds"]["total"] / r["seconds"] for r in rs if r["seconds"]]), 2)
+        out[who] = entry
+    return out
+
+
 def refresh_step_medians(work):
     """Median seconds per step over the timed refresh runs' reports (WORK/refresh/<pair>.report.json)."""
     per_step, order = {}, []
@@ -150,9 +165,14 @@ def main():
     scale, rss_scale = meta.get("scale"), meta.get("rss_scale")
     runs = []
     for row in read_tsv(args.runs):
-        section, who, pair, sc, seconds, rss_kb, rc = row
-        runs.append({"section": section, "contender": who, "pair": int(pair), "scale": sc,
-                     "seconds": float(seconds), "rss_mb": round(int(rss_kb or 0) / 1024, 1), "exit_code": int(rc)})
+        section, who, pair, sc, seconds, rss_kb, rc = row[:7]
+        run = {"section": section, "contender": who, "pair": int(pair), "scale": sc,
+               "seconds": float(seconds), "rss_mb": round(int(rss_kb or 0) / 1024, 1), "exit_code": int(rc)}
+        if len(row) >= 10:  # CPU seconds of prod's server, preprod's server, the command and its children
+            prod, preprod, command = (float(x or 0) for x in row[7:10])
+            run["cpu_seconds"] = {"prod_server": prod, "preprod_server": preprod, "command": command,
+                                  "total": round(prod + preprod + command, 2)}
+        runs.append(run)
 
     def series(section, who, sc=scale):
         return [r for r in runs if r["section"] == section and r["contender"] == who and r["scale"] == sc]
@@ -210,6 +230,8 @@ def main():
                                "ratio": refresh[who]["ratio"], "target_ratio": target, "pass": passed,
                                "dbrefresh_rss_mb": refresh["dbrefresh_rss_mb"]})
             rows.append(("refresh", label, md, mb, ratio, f"{cmp} {target}x", passed, refresh["dbrefresh_rss_mb"]))
+        refresh["cpu_seconds"] = cpu_medians([("dbrefresh", d)] + [(who, series("refresh", who))
+                                                                  for who in ("current_job", "pgcopydb")])
         refresh["step_medians"] = refresh_step_medians(args.work)
         swap = series("refresh_swap", "dbrefresh")
         refresh["swap_seconds"] = [r["seconds"] for r in swap]
@@ -278,6 +300,9 @@ def main():
         print(f"refresh: dbrefresh skipped: {refresh['reason']}"
               + (" (the baselines were timed alone: --refresh-baselines)" if refresh["status"] == "baselines" else ""))
     else:
+        for who, c in (refresh.get("cpu_seconds") or {}).items():
+            print(f"refresh CPU work, {who}: {c['total']:.1f} core-s (median; prod server {c['prod_server']:.1f}, "
+                  f"preprod server {c['preprod_server']:.1f}, the command {c['command']:.1f}), {c['busy_cores']} busy cores")
         if refresh.get("step_medians"):
             print("refresh steps (median s over the timed runs): " +
                   ", ".join(f"{s['step']} {s['median_seconds']:.2f}" for s in refresh["step_medians"]))
