@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  libpqxx-dev libpq-dev libsqlite3-dev nlohmann-json3-dev libcxxopts-dev
+  libpqxx-dev libpq-dev libsqlite3-dev libssl-dev nlohmann-json3-dev libcxxopts-dev
   googletest libgtest-dev
   postgresql-15 postgresql-client-15 postgresql-contrib
   sqlite3 time procps
