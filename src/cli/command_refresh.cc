@@ -32,9 +32,12 @@ void AddRefreshOptions(cxxopts::Options& options) {
       ("wait-for-migrations", "Seconds to wait for the migrations to be re-applied (default 0)", cxxopts::value<std::string>())
       ("lock-timeout", "Seconds to wait for locks on the target before retrying (default 10)", cxxopts::value<std::string>())
       ("terminate-connections", "End the other sessions on the target database before clearing it")
+      ("keep-before-databases", "swap: keep this many <db>_before_<time> databases, the new one included (default 1)",
+       cxxopts::value<std::string>())
       ("pg-bin", "Directory of pg_dump and pg_restore (default: newest /usr/lib/postgresql/*/bin, else PATH)",
        cxxopts::value<std::string>())
-      ("use-snapshot", "Resume a failed run: use this earlier snapshot instead of taking one", cxxopts::value<std::string>());
+      ("use-snapshot", "Resume a failed run: use this earlier snapshot instead of taking one (a killed run is "
+       "resumed without it: its mark on the target names its snapshot)", cxxopts::value<std::string>());
 }
 
 // Numeric options arrive as text and are checked here: cxxopts' own message for a bad number
@@ -67,6 +70,7 @@ void ApplyFlags(const cxxopts::ParseResult& args, Config& config) {
   config.keep_snapshots = IntOption(args, "keep-snapshots", config.keep_snapshots, 1, 10000);
   config.wait_for_migrations_seconds = IntOption(args, "wait-for-migrations", config.wait_for_migrations_seconds, 0, 86400);
   config.lock_timeout_seconds = IntOption(args, "lock-timeout", config.lock_timeout_seconds, 1, 3600);
+  config.keep_before_databases = IntOption(args, "keep-before-databases", config.keep_before_databases, 1, 1000);
 }
 
 std::vector<std::string> SharedArgs(const cxxopts::ParseResult& args) {

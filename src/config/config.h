@@ -33,6 +33,7 @@ struct Config {
   int keep_snapshots = 5;
   int lock_timeout_seconds = 10;
   bool terminate_connections = false;
+  int keep_before_databases = 1;                // swap: "<db>_before_<time>" databases kept, the newest included
 
   const PreserveSpec* FindPreserve(const std::string& table) const;
 };

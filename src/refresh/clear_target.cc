@@ -36,10 +36,20 @@ std::vector<std::string> ExistingSchemas(pqxx::transaction_base& tx, const std::
   return out;
 }
 
+using DropBody = std::function<std::vector<std::string>(pqxx::work&)>;
+
 // One attempt: everything in one transaction, so a lock timeout leaves the target as it was.
-std::vector<std::string> DropOnce(pqxx::connection& conn, const std::vector<std::string>& schemas, int lock_timeout) {
+std::vector<std::string> DropOnce(pqxx::connection& conn, int lock_timeout, const BeforeDrop& before_drop,
+                                  const DropBody& drop) {
   pqxx::work tx(conn);
   tx.exec("SET LOCAL lock_timeout = '" + std::to_string(lock_timeout) + "s'");
+  if (before_drop) before_drop(tx);
+  std::vector<std::string> warnings = drop(tx);
+  tx.commit();
+  return warnings;
+}
+
+std::vector<std::string> DropSchemasIn(pqxx::work& tx, const std::vector<std::string>& schemas) {
   std::vector<std::string> existing = ExistingSchemas(tx, schemas);
   SchemaPrivileges public_privileges = ReadSchemaPrivileges(tx, "public");
   for (const auto& s : existing) {
@@ -51,8 +61,36 @@ std::vector<std::string> DropOnce(pqxx::connection& conn, const std::vector<std:
     tx.exec("CREATE SCHEMA IF NOT EXISTS public");
     if (!public_privileges.owner.empty()) warnings = ApplySchemaPrivileges(tx, public_privileges);
   }
-  tx.commit();
   return warnings;
+}
+
+// Retries `drop` on lock timeouts (see DropSchemas); `lock_schemas` names whose lock holders to log.
+ClearOutcome DropWithRetries(pqxx::connection& target, const std::string& dbname, const std::vector<std::string>& lock_schemas,
+                             const Config& config, const BeforeDrop& before_drop, const DropBody& drop,
+                             const std::string& what) {
+  ClearOutcome outcome;
+  for (outcome.attempts = 1;; ++outcome.attempts) {
+    if (config.terminate_connections) outcome.sessions_ended += TerminateOtherSessions(target, dbname);
+    try {
+      outcome.warnings = DropOnce(target, config.lock_timeout_seconds, before_drop, drop);
+      return outcome;
+    } catch (const Error&) {
+      throw;
+    } catch (const pqxx::sql_error& e) {
+      if (!IsLockTimeout(e)) RethrowDatabaseError(what + " of the target " + dbname);
+      log::Warn("could not lock the target's objects within the lock timeout; nothing was changed",
+                {{"attempt", outcome.attempts}, {"of", kAttempts}, {"lock_timeout_seconds", config.lock_timeout_seconds}});
+      LogLockHolders(target, dbname, lock_schemas);
+      if (outcome.attempts >= kAttempts) break;
+    } catch (...) {
+      RethrowDatabaseError(what + " of the target " + dbname);
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  throw Failure("could not lock the objects of the target database " + dbname + " within " +
+                std::to_string(config.lock_timeout_seconds) + " s (" + std::to_string(kAttempts) +
+                " attempts): other sessions hold locks (listed above). Stop them, or re-run with "
+                "--terminate-connections to end every other session on the target database");
 }
 
 }  // namespace
@@ -88,28 +126,21 @@ std::vector<SchemaObject> ListTargetOnlyObjects(pqxx::connection& source, pqxx::
 }
 
 ClearOutcome DropSchemas(pqxx::connection& target, const std::string& dbname, const std::vector<std::string>& schemas,
-                         const Config& config) {
-  ClearOutcome outcome;
-  for (outcome.attempts = 1;; ++outcome.attempts) {
-    if (config.terminate_connections) outcome.sessions_ended += TerminateOtherSessions(target, dbname);
-    try {
-      outcome.warnings = DropOnce(target, schemas, config.lock_timeout_seconds);
-      return outcome;
-    } catch (const pqxx::sql_error& e) {
-      if (!IsLockTimeout(e)) RethrowDatabaseError("dropping the schemas of the target " + dbname);
-      log::Warn("could not lock the target's objects within the lock timeout; nothing was changed",
-                {{"attempt", outcome.attempts}, {"of", kAttempts}, {"lock_timeout_seconds", config.lock_timeout_seconds}});
-      LogLockHolders(target, dbname, schemas);
-      if (outcome.attempts >= kAttempts) break;
-    } catch (...) {
-      RethrowDatabaseError("dropping the schemas of the target " + dbname);
+                         const Config& config, const BeforeDrop& before_drop) {
+  return DropWithRetries(target, dbname, schemas, config, before_drop,
+                         [&](pqxx::work& tx) { return DropSchemasIn(tx, schemas); }, "dropping the schemas");
+}
+
+ClearOutcome DropPreservedTables(pqxx::connection& target, const std::string& dbname, const std::string& schema,
+                                 const std::vector<std::string>& tables, const Config& config,
+                                 const BeforeDrop& before_drop) {
+  return DropWithRetries(target, dbname, {schema}, config, before_drop, [&](pqxx::work& tx) {
+    for (const auto& table : tables) {
+      tx.exec("DROP TABLE IF EXISTS " + sql::QualifiedName(schema, table) + " CASCADE");
+      log::Info("dropped preserved table (strategy clean)", {{"table", schema + "." + table}});
     }
-    std::this_thread::sleep_for(std::chrono::seconds(1));
-  }
-  throw Failure("could not lock the objects of the target database " + dbname + " within " +
-                std::to_string(config.lock_timeout_seconds) + " s (" + std::to_string(kAttempts) +
-                " attempts): other sessions hold locks (listed above). Stop them, or re-run with "
-                "--terminate-connections to end every other session on the target database");
+    return std::vector<std::string>{};
+  }, "dropping the preserved tables");
 }
 
 }  // namespace dbrefresh

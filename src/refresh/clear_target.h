@@ -2,6 +2,7 @@
 // target-only object can block the restore; their DDL is written to .dropped.sql first.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,13 +27,24 @@ struct ClearOutcome {
   std::vector<std::string> warnings;
 };
 
-// In one transaction with lock_timeout = config.lock_timeout_seconds: DROP SCHEMA ... CASCADE for
-// each of `schemas` the target has, CREATE SCHEMA public again (pg_dump never creates it) and its
-// owner, grants and default privileges as they were. On a lock timeout the transaction rolls back
-// (the target is untouched) and is retried, 3 attempts in all; with config.terminate_connections
-// the other sessions on the target database are ended before each attempt.
-// Failure (exit 1) naming the sessions that held the lock when every attempt timed out.
+// Runs in the clearing transaction before anything is dropped (the catch-up of a live target, under
+// the locks it takes). Throwing rolls the whole transaction back.
+using BeforeDrop = std::function<void(pqxx::work&)>;
+
+// In one transaction with lock_timeout = config.lock_timeout_seconds: `before_drop`, then DROP SCHEMA
+// ... CASCADE for each of `schemas` the target has, CREATE SCHEMA public again (pg_dump never creates
+// it) and its owner, grants and default privileges as they were. On a lock timeout the transaction
+// rolls back (the target is untouched) and is retried, 3 attempts in all; with
+// config.terminate_connections the other sessions on the target database are ended before each
+// attempt. Failure (exit 1) naming the sessions that held the lock when every attempt timed out.
 ClearOutcome DropSchemas(pqxx::connection& target, const std::string& dbname, const std::vector<std::string>& schemas,
-                         const Config& config);
+                         const Config& config, const BeforeDrop& before_drop = {});
+
+// Strategy clean: the same transaction and retries, dropping only the preserved `tables` of
+// `schema` (CASCADE: the foreign keys and views on them, which pg_restore --clean recreates from
+// the source), so that the catch-up and the end of their old contents are one commit.
+ClearOutcome DropPreservedTables(pqxx::connection& target, const std::string& dbname, const std::string& schema,
+                                 const std::vector<std::string>& tables, const Config& config,
+                                 const BeforeDrop& before_drop);
 
 }  // namespace dbrefresh

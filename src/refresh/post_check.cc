@@ -2,6 +2,8 @@
 #include "refresh/post_check.h"
 
 #include <chrono>
+
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "catalog/catalog.h"
@@ -9,21 +11,31 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "connect/pg_session.h"
+#include "preflight/migration_drift.h"
 
 namespace dbrefresh {
 namespace {
 
 constexpr int kPollSeconds = 2;
 
-std::string CurrentVersion(const ConnectionSpec& target, const Config& config) {
+std::vector<std::string> CurrentVersions(const ConnectionSpec& target, const Config& config) {
   PgSession session = OpenSession(target, Access::kReadOnly);
   try {
     pqxx::read_transaction tx(*session.conn);
-    auto migrations = catalog::ReadMigrations(tx, config.schema, config.migration_table);
-    return migrations.empty() ? "" : migrations.back().version;
+    std::vector<std::string> versions;
+    for (const auto& m : catalog::ReadMigrations(tx, config.schema, config.migration_table)) versions.push_back(m.version);
+    return versions;
   } catch (...) {
     RethrowDatabaseError("reading the flyway history of " + session.masked);
   }
+}
+
+std::string Latest(const std::vector<std::string>& versions) { return versions.empty() ? "" : versions.back(); }
+
+std::string Listed(const std::vector<std::string>& versions) {
+  std::string out;
+  for (const auto& v : versions) out += (out.empty() ? "" : ", ") + v;
+  return out;
 }
 
 void RunPostRestoreCommand(ProcessRunner& runner, const Config& config) {
@@ -34,52 +46,77 @@ void RunPostRestoreCommand(ProcessRunner& runner, const Config& config) {
   RequireSuccess(runner.Run(spec), "the post-restore command");
 }
 
-// Polls until the target reaches `wanted` or the deadline passes; returns the last version seen.
-std::string WaitForVersion(const ConnectionSpec& target, const Config& config, const std::string& wanted) {
+// Polls until the target has every version of `wanted` or the deadline passes; returns those still missing.
+std::vector<std::string> WaitForVersions(const ConnectionSpec& target, const Config& config,
+                                         const std::vector<std::string>& wanted) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config.wait_for_migrations_seconds);
-  std::string current = CurrentVersion(target, config);
-  while (TargetWasAhead(wanted, current) && std::chrono::steady_clock::now() < deadline) {
+  std::vector<std::string> missing = MissingMigrations(wanted, CurrentVersions(target, config));
+  while (!missing.empty() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::seconds(kPollSeconds));
-    current = CurrentVersion(target, config);
-    log::Info("waiting for migrations", {{"target_version", current}, {"wanted", wanted}});
+    missing = MissingMigrations(wanted, CurrentVersions(target, config));
+    log::Info("waiting for migrations", {{"missing", missing}});
   }
-  return current;
+  return missing;
 }
 
 }  // namespace
 
-bool TargetWasAhead(const std::string& snapshot_version, const std::string& restored_version) {
-  if (snapshot_version.empty()) return false;
-  return restored_version.empty() || CompareFlywayVersions(snapshot_version, restored_version) > 0;
+std::vector<std::string> SnapshotMigrationVersions(const SnapshotReader& snapshot) {
+  const std::string listed = snapshot.Meta("flyway_versions");
+  if (listed.empty()) {
+    const std::string latest = snapshot.Meta("flyway_version");
+    return latest.empty() ? std::vector<std::string>{} : std::vector<std::string>{latest};
+  }
+  try {
+    return nlohmann::json::parse(listed).get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception&) {
+    throw SnapshotError("snapshot " + snapshot.path() + ": flyway_versions is not a list of versions");
+  }
+}
+
+std::vector<std::string> MissingMigrations(const std::vector<std::string>& had, const std::vector<std::string>& now) {
+  auto as_migrations = [](const std::vector<std::string>& versions) {
+    std::vector<catalog::Migration> out;
+    for (const auto& v : versions) out.push_back({v, "", "", 0});
+    return out;
+  };
+  std::vector<std::string> missing;
+  for (const auto& m : ComputeDrift(as_migrations(now), as_migrations(had)).only_on_target) missing.push_back(m.version);
+  return missing;
 }
 
 PostCheckOutcome PostCheck(const SnapshotReader& snapshot, const ConnectionSpec& target, const Config& config,
                            ProcessRunner& runner, const RestoreOptions& restore_options) {
   PostCheckOutcome out;
+  const std::vector<std::string> had = SnapshotMigrationVersions(snapshot);
+  const std::vector<std::string> restored = CurrentVersions(target, config);
   out.snapshot_version = snapshot.Meta("flyway_version");
-  out.restored_version = CurrentVersion(target, config);
-  out.target_was_ahead = TargetWasAhead(out.snapshot_version, out.restored_version);
+  out.restored_version = Latest(restored);
+  out.missing_versions = MissingMigrations(had, restored);
+  out.target_was_ahead = !out.missing_versions.empty();
   if (!out.target_was_ahead) {
-    log::Info("post-check: the target's migrations are not behind what it had", {{"flyway_version", out.restored_version}});
+    log::Info("post-check: the target has every migration it had before the refresh", {{"flyway_version", out.restored_version}});
     return out;
   }
-  log::Warn("post-check: the target was on newer migrations than the source",
-            {{"before", out.snapshot_version}, {"after_restore", out.restored_version}});
+  log::Warn("post-check: the target had migrations the source lacks",
+            {{"missing", out.missing_versions}, {"before", out.snapshot_version}, {"after_restore", out.restored_version}});
   if (!config.post_restore_command.empty()) RunPostRestoreCommand(runner, config);
-  std::string now = config.wait_for_migrations_seconds > 0 ? WaitForVersion(target, config, out.snapshot_version)
-                                                           : CurrentVersion(target, config);
-  out.migrations_reapplied = !TargetWasAhead(out.snapshot_version, now);
+  std::vector<std::string> still = config.wait_for_migrations_seconds > 0
+                                       ? WaitForVersions(target, config, out.missing_versions)
+                                       : MissingMigrations(out.missing_versions, CurrentVersions(target, config));
+  out.migrations_reapplied = still.empty();
   if (!out.migrations_reapplied && config.wait_for_migrations_seconds > 0) {
     throw Failure("the migrations were not re-applied within " + std::to_string(config.wait_for_migrations_seconds) +
-                  " s: the target is at flyway version " + (now.empty() ? "(none)" : now) + ", it was at " + out.snapshot_version);
+                  " s: the target still lacks " + Listed(still) + ", which it had before the refresh");
   }
   if (!out.migrations_reapplied) {
-    out.warnings.push_back("the target was at flyway version " + out.snapshot_version + " and is now at " + out.restored_version +
+    out.warnings.push_back("the target had migrations " + Listed(out.missing_versions) + " that the source lacks"
                            ": columns only in the snapshot await the re-applied migrations");
     log::Warn(out.warnings.back());
     return out;
   }
-  log::Info("post-check: migrations re-applied; filling the re-added columns from the snapshot", {{"flyway_version", now}});
+  log::Info("post-check: migrations re-applied; filling the re-added columns from the snapshot",
+            {{"flyway_version", Latest(CurrentVersions(target, config))}});
   RestoreOptions update = restore_options;
   update.on_conflict = OnConflict::kUpdate;
   out.second_restore = RestoreUsers(snapshot, target, config, update);

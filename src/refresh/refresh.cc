@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "preflight/preflight.h"
+#include "refresh/change_capture.h"
 #include "refresh/clear_target.h"
 #include "refresh/dropped_ddl.h"
 #include "refresh/dump.h"
@@ -22,9 +23,12 @@
 #include "refresh/restore_phases.h"
 #include "refresh/resume_hint.h"
 #include "refresh/run_files.h"
+#include "refresh/run_mark.h"
 #include "refresh/scratch_dir.h"
+#include "refresh/swap_catch_up.h"
 #include "refresh/swap_database.h"
 #include "refresh/target_sessions.h"
+#include "snapshot/snapshot_update.h"
 #include "snapshot/take_snapshot.h"
 
 namespace dbrefresh {
@@ -53,7 +57,7 @@ class RefreshRun {
  public:
   RefreshRun(const RefreshOptions& options, ProcessRunner& runner)
       : options_(options), config_(options.config), runner_(runner), strategy_(ParseStrategy(options.config.strategy)),
-        timestamp_(CompactUtcTimestamp()), restore_target_(options.target) {}
+        timestamp_(CompactUtcTimestamp()), restore_target_(options.target), use_snapshot_(options.use_snapshot) {}
 
   int Run();
 
@@ -66,13 +70,24 @@ class RefreshRun {
   template <typename Body>
   void Step(const std::string& name, Body body, const StepStart& began = StepStart());
   void GuardStep(StepRecord& step);
+  void ReopenATargetAKilledSwapClosed(const std::string& db);
+  void ResumeFromMark(StepRecord& step);
   void AvoidAnEarlierRunsNames(const std::string& db);
+  void MarkTarget(StepRecord& step);
+  void WriteMark(bool file_changing = false);
+  void PrepareCatchUp(StepRecord& step);
+  BeforeDrop CatchUpUnderLock(StepRecord& step);
+  void RecordLockWindow(StepRecord& step);
+  void SwapCatchUp(StepRecord& step);
+  void ClearMarkAndPrune();
+  void ReopenAfterFailure();
   void PreflightStep(StepRecord& step);
   void SnapshotStep(StepRecord& step);
   void StartDump();
   void DumpStep(StepRecord& step);
   void ClearStep(StepRecord& step);
   void ClearBySchema(StepRecord& step);
+  void ClearPreservedTables(StepRecord& step);
   void RestoreStep(StepRecord& step);
   RestorePhases PlanPhases();
   void RestoreUsersStep(StepRecord& step);
@@ -106,6 +121,16 @@ class RefreshRun {
   bool files_planned_ = false;
   long long rows_to_seed_ = 0;
   size_t total_steps_ = 9;
+  // A killed run's successor and the mark (run_mark.h).
+  std::string use_snapshot_;                  // the snapshot to resume from: --use-snapshot, or the mark's
+  std::optional<RunLiveness> liveness_;       // held for the whole run: tells a live run from a dead one
+  std::optional<RunMark> mark_;               // as set on the target (by this run or the killed one)
+  std::string run_id_;
+  // Catching up with a live target (change_capture.h).
+  std::unique_ptr<SnapshotUpdater> catch_up_;  // open from the first catch-up to the last
+  std::chrono::steady_clock::time_point locked_at_;
+  long long caught_up_rows_ = 0;
+  bool swap_closed_ = false;                   // the old target refuses connections until the rename
 };
 
 template <typename Body>
@@ -152,19 +177,69 @@ int RefreshRun::Run() {
 }
 
 void RefreshRun::GuardStep(StepRecord& step) {
+  // The run lock first: a second run while this one lives must change nothing, not even reopen a target.
+  const std::string named_db = DatabaseNameOf(options_.target);
+  if (!named_db.empty()) {
+    liveness_.emplace(options_.target, named_db);
+    ReopenATargetAKilledSwapClosed(named_db);
+  }
   sessions_.emplace(Guard(options_.source, options_.target, options_.confirm_target));
   report_.source = sessions_->source.masked;
   report_.target = sessions_->target.masked;
   const std::string& db = sessions_->target.dbname;
+  if (!liveness_) liveness_.emplace(options_.target, db);
+  mark_ = ReadRunMark(*sessions_->target.conn);
+  run_id_ = mark_ ? mark_->run_id : NewRunId();
+  if (mark_ && use_snapshot_.empty()) ResumeFromMark(step);
   AvoidAnEarlierRunsNames(db);
   if (strategy_ == Strategy::kSwap) {
     RequireCreatedb(sessions_->target);
     swap_ = PlanSwapNames(db, timestamp_);
   }
   report_.files = PlanRunFiles(config_.snapshot_dir, db, timestamp_);
-  if (!options_.use_snapshot.empty()) report_.files.snapshot = options_.use_snapshot;  // resuming: the earlier run's snapshot, this run's other files
+  if (!use_snapshot_.empty()) report_.files.snapshot = use_snapshot_;  // resuming: the earlier run's snapshot, this run's other files
   files_planned_ = true;
   step.counts = {{"target_database", db}};
+}
+
+// A swap killed between closing the old target to connections and the rename leaves it closed (and
+// its new database beside it): nobody could connect, this run included. Reopened only for the run
+// the refresh was confirmed for.
+void RefreshRun::ReopenATargetAKilledSwapClosed(const std::string& db) {
+  if (!LeftClosedByAKilledSwap(liveness_->maintenance(), db)) return;
+  if (options_.confirm_target != db) return;  // the guard refuses the run next
+  SetAllowConnections(options_.target, db, true);
+  log::Warn("a killed swap had closed the target to new connections; they are allowed again", {{"database", db}});
+}
+
+// The target is marked: a run was killed while replacing it, and its snapshot holds the people.
+// Resume from exactly that file (verified as inspect verifies it, and the run and hash it was
+// marked with), never from a new snapshot of the half-refreshed target, never from another file.
+void RefreshRun::ResumeFromMark(StepRecord& step) {
+  namespace fs = std::filesystem;
+  std::string file = (fs::path(config_.snapshot_dir) / mark_->snapshot_file).string();
+  if (!fs::exists(file) && !mark_->snapshot_path.empty() && fs::exists(mark_->snapshot_path)) file = mark_->snapshot_path;
+  const std::string hint = "dbrefresh refresh ... --use-snapshot " + (mark_->snapshot_path.empty() ? file : mark_->snapshot_path);
+  if (!fs::exists(file)) {
+    throw BlockedError("the target " + sessions_->target.dbname + " is marked as being refreshed by run " + mark_->run_id +
+                       ", which was killed; its snapshot " + mark_->snapshot_file + " is not in " + config_.snapshot_dir +
+                       " (another volume?). Run the same command where that file is, or give it: " + hint +
+                       "; nothing was changed");
+  }
+  SnapshotReader verified(file);  // exit 6 when damaged
+  if (!verified.Meta("run_id").empty() && verified.Meta("run_id") != mark_->run_id) {
+    throw BlockedError("the snapshot " + file + " is not the one the target's mark names (run " + mark_->run_id +
+                       ", the file says run " + verified.Meta("run_id") + "); nothing was changed");
+  }
+  if (!mark_->sha256.empty() && Sha256OfFile(file) != mark_->sha256) {
+    throw BlockedError("the snapshot " + file + " has changed since run " + mark_->run_id +
+                       " marked the target (sha256 differs); nothing was changed. Check the file, then: " + hint);
+  }
+  use_snapshot_ = file;
+  report_.resumed_from = mark_->ToJson();
+  step.counts["resumed_run"] = mark_->run_id;
+  log::Warn("the target is marked by run " + mark_->run_id + ", which was killed: resuming from its snapshot, "
+            "not taking a new one", {{"snapshot", file}, {"marked_at", mark_->started_at}});
 }
 
 // A run started in the same second as an earlier one (a retry straight after a failure) would get
@@ -181,7 +256,7 @@ void RefreshRun::AvoidAnEarlierRunsNames(const std::string& db) {
 }
 
 void RefreshRun::PreflightStep(StepRecord& step) {
-  if (!options_.use_snapshot.empty()) {
+  if (!use_snapshot_.empty()) {
     // The target is half-restored when resuming: only the client programs are worth checking.
     for (const char* program : {"pg_dump", "pg_restore"}) {
       RequireToolNotOlder(runner_, options_.tools, program, "source", sessions_->source.conn->server_version());
@@ -211,29 +286,66 @@ void RefreshRun::PreflightStep(StepRecord& step) {
 
 void RefreshRun::SnapshotStep(StepRecord& step) {
   PrepareSnapshotDir(config_.snapshot_dir);
-  if (!options_.use_snapshot.empty()) {
-    SnapshotReader verified(options_.use_snapshot);
+  if (!use_snapshot_.empty()) {
+    SnapshotReader verified(use_snapshot_);
     snapshot_kept_ = true;
     step.status = "skipped";
-    step.counts = {{"using", options_.use_snapshot}};
-    log::Info("snapshot: skipped, using the snapshot of an earlier run", {{"file", options_.use_snapshot}});
+    step.counts = {{"using", use_snapshot_}};
+    log::Info("snapshot: skipped, using the snapshot of an earlier run", {{"file", use_snapshot_}});
+    if (!mark_) MarkTarget(step);
     return;
   }
   if (std::filesystem::exists(report_.files.snapshot)) {
     throw Failure("the snapshot file " + report_.files.snapshot + " exists already (another run in the same second?)");
   }
+  std::vector<std::string> tables;
+  for (const auto& p : config_.preserve) tables.push_back(p.table);
+  // Before the snapshot's transaction begins: every later write to a preserved table is logged.
+  for (const auto& w : InstallCapture(*sessions_->target.conn, config_.schema, tables, config_.lock_timeout_seconds)) {
+    step.warnings.push_back(w);
+    log::Warn(w);
+  }
   StartDump();  // reads the source while the snapshot reads the target
-  SnapshotSummary summary = TakeSnapshot(options_.target, config_, report_.files.snapshot);
+  SnapshotSummary summary = TakeSnapshot(options_.target, config_, report_.files.snapshot, run_id_);
   snapshot_kept_ = true;
   for (const auto& [table, rows] : summary.row_counts) step.counts[table] = rows;
   log::Info("snapshot written", {{"file", summary.path}, {"flyway_version", summary.flyway_version}});
-  for (const auto& stem : PruneOldRuns(config_.snapshot_dir, sessions_->target.dbname, config_.keep_snapshots,
-                                       report_.files.stem)) {
-    log::Info("removed the files of an old run (--keep-snapshots)", {{"run", stem}});
-  }
   for (const auto& file : PruneStalePartials(config_.snapshot_dir, sessions_->target.dbname, report_.files.stem)) {
     log::Info("removed the half-written snapshot of a run that was killed", {{"file", file}});
   }
+  MarkTarget(step);
+}
+
+// Before the target is first changed: the mark names this run and its snapshot, on the target
+// (found again by any pod) and beside the snapshot.
+void RefreshRun::MarkTarget(StepRecord& step) {
+  namespace fs = std::filesystem;
+  const std::string& snapshot = report_.files.snapshot;
+  if (!use_snapshot_.empty()) {
+    const std::string given_run = SnapshotReader(snapshot).Meta("run_id");  // "" in a version-1 file
+    if (!given_run.empty()) run_id_ = given_run;
+  }
+  RunMark mark;
+  mark.run_id = run_id_;
+  mark.snapshot_file = fs::path(snapshot).filename().string();
+  mark.snapshot_path = fs::absolute(snapshot).lexically_normal().string();
+  mark.strategy = ToString(strategy_);
+  mark.started_at = report_.started_at;
+  mark_ = mark;
+  WriteMark();
+  step.counts["marked_by_run"] = run_id_;
+  log::Info("marked the target as being refreshed (a killed run is resumed from this snapshot)",
+            {{"run_id", run_id_}, {"snapshot", mark.snapshot_file}});
+}
+
+// Records the mark with the snapshot's current hash, on the target and beside the snapshot; with
+// `file_changing`, without a hash: the catch-up is about to change the file (a run killed meanwhile
+// leaves a file its successor checks by run id and content, as every reader does).
+void RefreshRun::WriteMark(bool file_changing) {
+  const std::string& snapshot = report_.files.snapshot;
+  mark_->sha256 = file_changing ? "" : Sha256OfFile(snapshot);
+  WriteRunMark(*sessions_->target.conn, *mark_);
+  WritePrivateFile(report_.files.mark, mark_->ToJson().dump(2) + "\n");
 }
 
 void RefreshRun::StartDump() {
@@ -264,12 +376,10 @@ void RefreshRun::ClearStep(StepRecord& step) {
       ClearBySchema(step);
       break;
     case Strategy::kClean:
-      if (config_.terminate_connections) {
-        step.counts["sessions_ended"] = TerminateOtherSessions(*sessions_->target.conn, sessions_->target.dbname);
-      }
-      log::Info("clear: strategy clean, pg_restore --clean --if-exists drops the restored objects itself");
+      ClearPreservedTables(step);
       break;
     case Strategy::kSwap:
+      PrepareCatchUp(step);  // the rest, with the old target closed, right before the rename
       drop_fresh_on_failure_ = true;
       restore_target_ = CreateFreshDatabase(options_.target, *swap_);
       step.counts = {{"database", swap_->fresh}};
@@ -284,11 +394,90 @@ void RefreshRun::ClearBySchema(StepRecord& step) {
   WriteDroppedDdl(runner_, options_.tools, options_.target, target, objects, report_.files.dropped_sql,
                   config_.lock_timeout_seconds);
   report_.dropped_written = true;
-  ClearOutcome outcome = DropSchemas(target, sessions_->target.dbname, schemas, config_);
+  PrepareCatchUp(step);
+  ClearOutcome outcome = DropSchemas(target, sessions_->target.dbname, schemas, config_, CatchUpUnderLock(step));
   state_ = TargetState::kIncomplete;
-  step.warnings = outcome.warnings;
-  step.counts = {{"schemas", schemas}, {"target_only_objects", objects.size()}, {"attempts", outcome.attempts},
-                 {"sessions_ended", outcome.sessions_ended}};
+  RecordLockWindow(step);
+  step.warnings.insert(step.warnings.end(), outcome.warnings.begin(), outcome.warnings.end());
+  step.counts.update({{"schemas", schemas}, {"target_only_objects", objects.size()}, {"attempts", outcome.attempts},
+                      {"sessions_ended", outcome.sessions_ended}});
+}
+
+// Strategy clean: pg_restore --clean would drop the preserved tables itself, after the catch-up had
+// let go of its lock, and a write in between would be lost. So the preserved tables go here, in
+// the catch-up's transaction; pg_restore --clean --if-exists drops the rest as it always did.
+void RefreshRun::ClearPreservedTables(StepRecord& step) {
+  PrepareCatchUp(step);
+  std::vector<std::string> tables;
+  for (const auto& p : config_.preserve) tables.push_back(p.table);
+  ClearOutcome outcome = DropPreservedTables(*sessions_->target.conn, sessions_->target.dbname, config_.schema, tables,
+                                             config_, CatchUpUnderLock(step));
+  state_ = TargetState::kIncomplete;
+  RecordLockWindow(step);
+  step.counts.update({{"attempts", outcome.attempts}, {"sessions_ended", outcome.sessions_ended}});
+  log::Info("clear: strategy clean, pg_restore --clean --if-exists drops the other restored objects itself");
+}
+
+// The first catch-up, without locks: everything the target's application wrote since the
+// snapshot began, applied to the snapshot and removed from the log, so that the catch-up under
+// the lock has only the last moments' writes to apply. Nothing to do when the target has no
+// capture: a killed run's successor after that run's drop (the log went with it).
+void RefreshRun::PrepareCatchUp(StepRecord& step) {
+  pqxx::connection& target = *sessions_->target.conn;
+  try {
+    pqxx::read_transaction probe(target);
+    if (!HasCapture(probe)) return;
+  } catch (...) {
+    RethrowDatabaseError("looking for the change capture on the target");
+  }
+  WriteMark(/*file_changing=*/true);
+  catch_up_ = std::make_unique<SnapshotUpdater>(report_.files.snapshot);
+  long long rows = 0;
+  try {
+    pqxx::work tx(target);
+    auto changes = ReadCapturedChanges(tx, config_.schema, catch_up_->tables(), /*consume=*/true);
+    // Indexing the keys costs a pass over each table: here, not under the lock.
+    for (const auto& t : changes) catch_up_->IndexKey(t.table, t.key);
+    rows = ApplyToSnapshot(*catch_up_, changes);  // on disk before the log forgets them
+    tx.commit();
+  } catch (const Error&) {
+    throw;
+  } catch (...) {
+    RethrowDatabaseError("catching up with the target's writes since the snapshot");
+  }
+  caught_up_rows_ += rows;
+  if (strategy_ == Strategy::kSwap) WriteMark();  // stable until the swap step: restore-users reads it
+  step.counts["caught_up_rows_unlocked"] = rows;
+  log::Info("caught up with the target's writes since the snapshot (no lock)", {{"rows", rows}});
+}
+
+// The catch-up under the lock, in the transaction that then lets the old contents go: writes wait
+// (reads go on) from the LOCK to the commit; the snapshot has every committed row before the drop.
+BeforeDrop RefreshRun::CatchUpUnderLock(StepRecord& step) {
+  if (!catch_up_) return {};
+  return [this, &step](pqxx::work& tx) {
+    std::vector<std::string> tables;
+    for (const auto& t : catch_up_->tables()) tables.push_back(t.info.name);
+    locked_at_ = std::chrono::steady_clock::now();
+    LockPreservedTables(tx, config_.schema, tables);
+    auto changes = ReadCapturedChanges(tx, config_.schema, catch_up_->tables(), /*consume=*/false);
+    const long long rows = ApplyToSnapshot(*catch_up_, changes);
+    DropCapture(tx);
+    step.counts["caught_up_rows_locked"] = rows;
+    caught_up_rows_ += rows;  // a retried attempt applies its rows again: idempotent, counted again
+  };
+}
+
+void RefreshRun::RecordLockWindow(StepRecord& step) {
+  if (!catch_up_) return;
+  const double window = std::chrono::duration<double>(std::chrono::steady_clock::now() - locked_at_).count();
+  catch_up_.reset();
+  WriteMark();  // the file is final: its hash again
+  step.counts["caught_up_rows"] = caught_up_rows_;
+  step.counts["lock_window_seconds"] = window;
+  log::Info("the snapshot is up to date with every committed write; the preserved tables were locked for " +
+                std::to_string(window).substr(0, 5) + " s",
+            {{"rows_caught_up", caught_up_rows_}, {"lock_window_seconds", window}});
 }
 
 void RefreshRun::RestoreStep(StepRecord& step) {
@@ -379,14 +568,58 @@ void RefreshRun::FinishRestore() {
   if (strategy_ != Strategy::kSwap) state_ = TargetState::kRestored;
 }
 
+// The old target is closed to new sessions and emptied of the others, then caught up and the catch-up
+// applied to the new database, then renamed: no write to the old target is ever left behind.
 void RefreshRun::SwapStep(StepRecord& step) {
+  const std::string& db = sessions_->target.dbname;
+  locked_at_ = std::chrono::steady_clock::now();
+  SetAllowConnections(options_.target, db, false);
+  swap_closed_ = true;
+  step.counts["sessions_ended"] = EndOtherSessions(*sessions_->target.conn, db, config_);
+  SwapCatchUp(step);
   drop_fresh_on_failure_ = false;  // from here on the fresh database is complete: keep it
   step.warnings = CopyDatabaseSettings(options_.target, *swap_);
+  WriteRunMark(*OpenSession(restore_target_, Access::kReadWrite).conn, *mark_);  // the mark follows the name
   sessions_->target.conn.reset();  // our own session would prevent the rename
   RenameIntoPlace(options_.target, *swap_, config_);
+  swap_closed_ = false;
+  SetAllowConnections(options_.target, swap_->before, true);  // people may still look into the old one
+  const double window = std::chrono::duration<double>(std::chrono::steady_clock::now() - locked_at_).count();
   state_ = TargetState::kRestored;
   restore_target_ = options_.target;
-  step.counts = {{"old_database_kept_as", swap_->before}};
+  step.counts["old_database_kept_as"] = swap_->before;
+  step.counts["caught_up_rows"] = caught_up_rows_;
+  step.counts["lock_window_seconds"] = window;
+  log::Info("the target was closed to connections for " + std::to_string(window).substr(0, 5) + " s",
+            {{"rows_caught_up", caught_up_rows_}, {"lock_window_seconds", window}});
+}
+
+void RefreshRun::SwapCatchUp(StepRecord& step) {
+  if (!catch_up_) return;
+  std::vector<TableChanges> changes;
+  WriteMark(/*file_changing=*/true);
+  try {
+    pqxx::work tx(*sessions_->target.conn);
+    changes = ReadCapturedChanges(tx, config_.schema, catch_up_->tables(), /*consume=*/false);
+    caught_up_rows_ += ApplyToSnapshot(*catch_up_, changes);
+    DropCapture(tx);  // the old database keeps no trigger of ours
+    tx.commit();
+  } catch (const Error&) {
+    throw;
+  } catch (...) {
+    RethrowDatabaseError("catching up with the target's last writes");
+  }
+  catch_up_.reset();
+  WriteMark();
+  RestoreOptions restore{options_.on_conflict, false, report_.files.catch_up_seed_sql};
+  SwapCatchUpOutcome applied = ApplyCatchUpToFresh(changes, SnapshotReader(report_.files.snapshot),
+                                                   *sessions_->source.conn, restore_target_, config_, restore,
+                                                   report_.files.catch_up_db);
+  step.counts["catch_up_deleted"] = applied.deleted;
+  step.counts["catch_up_updated"] = applied.updated;
+  for (const auto& t : applied.inserted.tables) step.counts["catch_up_" + t.table] = ToJson(t);
+  rows_to_seed_ += applied.inserted.rows_to_seed;
+  step.warnings.insert(step.warnings.end(), applied.inserted.warnings.begin(), applied.inserted.warnings.end());
 }
 
 void RefreshRun::PostCheckStep(StepRecord& step) {
@@ -395,7 +628,8 @@ void RefreshRun::PostCheckStep(StepRecord& step) {
   PostCheckOutcome out = PostCheck(snapshot, options_.target, config_, runner_, restore);
   step.warnings = out.warnings;
   step.counts = {{"snapshot_flyway_version", out.snapshot_version}, {"restored_flyway_version", out.restored_version},
-                 {"target_was_ahead", out.target_was_ahead}, {"migrations_reapplied", out.migrations_reapplied}};
+                 {"missing_versions", out.missing_versions}, {"target_was_ahead", out.target_was_ahead},
+                 {"migrations_reapplied", out.migrations_reapplied}};
   if (out.second_restore) RecordRestore(*out.second_restore, step);
   if (out.target_was_ahead && !out.migrations_reapplied) {
     step.warnings.push_back("once the migrations are re-applied, fill their columns from the snapshot, " +
@@ -406,7 +640,10 @@ void RefreshRun::PostCheckStep(StepRecord& step) {
 
 int RefreshRun::Finish() {
   const int exit_code = ToInt(rows_to_seed_ > 0 ? ExitCode::kRowsToSeed : ExitCode::kOk);
-  Step("report", [&](StepRecord& step) { step.counts = {{"exit_code", exit_code}}; });
+  Step("report", [&](StepRecord& step) {
+    ClearMarkAndPrune();
+    step.counts = {{"exit_code", exit_code}};
+  });
   report_.exit_code = exit_code;
   report_.finished_at = log::UtcNow();
   WriteReports();
@@ -417,6 +654,32 @@ int RefreshRun::Finish() {
   }
   PrintPaths(report_, std::cout);
   return exit_code;
+}
+
+// The run has finished: the target is no longer being replaced, and older runs' files may go. Only
+// now: a run that fails keeps every file, and a snapshot the mark names is still needed.
+void RefreshRun::ClearMarkAndPrune() {
+  const std::string& db = sessions_->target.dbname;
+  ClearRunMark(*OpenSession(options_.target, Access::kReadWrite).conn);
+  if (swap_) {  // the old database kept its copy of the mark
+    ClearRunMark(*OpenSession({WithDatabase(options_.target.conninfo, swap_->before), swap_->before}, Access::kReadWrite).conn);
+  }
+  log::Info("cleared the target's refresh mark", {{"run_id", run_id_}});
+  const std::string used = RunStemOf(report_.files.snapshot, db);
+  for (const auto& stem : PruneOldRuns(config_.snapshot_dir, db, config_.keep_snapshots, report_.files.stem, {used})) {
+    log::Info("removed the files of an old run (--keep-snapshots)", {{"run", stem}});
+  }
+  if (swap_) PruneBeforeDatabases(options_.target, *swap_, config_.keep_before_databases);
+}
+
+void RefreshRun::ReopenAfterFailure() {
+  try {
+    SetAllowConnections(options_.target, swap_->target, true);
+    swap_closed_ = false;
+  } catch (const std::exception& e) {
+    log::Warn("could not allow connections to " + swap_->target + " again: run ALTER DATABASE " + swap_->target +
+              " ALLOW_CONNECTIONS true", {{"reason", e.what()}});
+  }
 }
 
 void RefreshRun::WriteReports() {
@@ -467,6 +730,7 @@ void RefreshRun::Fail(ExitCode code, const std::string& message) {
   dump_.reset();    // stops a dump still running in the background (the snapshot failed)
   phased_.reset();  // stops a restore still running in the background (its database may be dropped next)
   if (drop_fresh_on_failure_ && swap_) DropFreshDatabase(options_.target, *swap_);
+  if (swap_closed_) ReopenAfterFailure();
   report_.exit_code = ToInt(code);
   report_.error = message;
   ResumeContext resume = Resume(failed_step == "post-check");

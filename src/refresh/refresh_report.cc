@@ -46,6 +46,7 @@ json ToJson(const RefreshReport& r) {
   out["warnings"] = warnings;
   out["error"] = r.error.empty() ? json() : json(r.error);
   out["resume"] = r.resume.empty() ? json() : json(r.resume);
+  out["resumed_from"] = r.resumed_from;
   return out;
 }
 

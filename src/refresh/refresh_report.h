@@ -9,7 +9,8 @@
 //  "tables": [<ToJson(TableOutcome) of the last restore-users run>],
 //  "paths": {"snapshot": "...", "seed_sql": "..." | null, "dropped_sql": "..." | null, "report": "..."},
 //  "snapshot": "...", "seed_sql": ... , "dropped_sql": ...,          (the same paths, flat)
-//  "warnings": ["every step's warnings"], "error": "..." | null, "resume": "..." | null}
+//  "warnings": ["every step's warnings"], "error": "..." | null, "resume": "..." | null,
+//  "resumed_from": {"run_id": "...", "snapshot": "...", ...} | null}
 #pragma once
 
 #include <ostream>
@@ -46,6 +47,7 @@ struct RefreshReport {
   bool dropped_written = false;
   std::string error;   // the failure, when exit_code is not 0 or 5
   std::string resume;  // the command that resumes the work, when there is one
+  nlohmann::json resumed_from;  // the mark of the killed run this one resumed (run_id, snapshot), or null
 };
 
 nlohmann::json ToJson(const RefreshReport& report);

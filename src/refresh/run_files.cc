@@ -15,13 +15,14 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/private_file.h"
 
 namespace dbrefresh {
 namespace {
 
 namespace fs = std::filesystem;
 
-const char* kSuffixes[] = {".db", ".seed.sql", ".dropped.sql", ".report.json"};
+const char* kSuffixes[] = {".db", ".seed.sql", ".dropped.sql", ".report.json", ".mark.json", ".catch-up.seed.sql", ".catch-up.db"};
 
 // "YYYYMMDDTHHMMSSZ"
 bool IsTimestamp(const std::string& text) {
@@ -65,19 +66,44 @@ RunFiles PlanRunFiles(const std::string& dir, const std::string& target_db, cons
   files.seed_sql = base + ".seed.sql";
   files.dropped_sql = base + ".dropped.sql";
   files.report = base + ".report.json";
+  files.mark = base + ".mark.json";
+  files.catch_up_seed_sql = base + ".catch-up.seed.sql";
+  files.catch_up_db = base + ".catch-up.db";
   return files;
 }
 
 void PrepareSnapshotDir(const std::string& dir) {
   std::error_code ec;
-  if (fs::is_directory(dir, ec)) return;
-  fs::create_directories(dir, ec);
-  if (ec) throw Failure("cannot create the snapshot directory " + dir + ": " + ec.message());
-  ::chmod(dir.c_str(), 0700);
+  if (!fs::exists(dir, ec)) {
+    // The parents as the umask makes them; the directory itself 0700 from the start.
+    const fs::path parent = fs::path(dir).lexically_normal().parent_path();
+    if (!parent.empty()) fs::create_directories(parent, ec);
+    if (ec || (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)) {
+      throw Failure("cannot create the snapshot directory " + dir + ": " + (ec ? ec.message() : std::strerror(errno)));
+    }
+  }
+  // It holds prod's and preprod's personal data, and the files a refresh later runs as SQL: no other
+  // user may be able to swap them. Group-writable stays allowed (Kubernetes' fsGroup makes every
+  // mounted volume so).
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) throw Failure("cannot use the snapshot directory " + dir + ": " + std::strerror(errno));
+  if (!S_ISDIR(st.st_mode)) throw UsageError("the snapshot directory " + dir + " is not a directory");
+  if (st.st_uid != ::geteuid()) {
+    throw UsageError("the snapshot directory " + dir + " belongs to another user (uid " + std::to_string(st.st_uid) +
+                     "): refusing to keep personal data there; use a directory of your own (--snapshot-dir)");
+  }
+  if (st.st_mode & S_IWOTH) {
+    throw UsageError("the snapshot directory " + dir + " is writable by every user: refusing to keep personal data "
+                     "there; chmod o-w it or use another (--snapshot-dir)");
+  }
+}
+
+std::string RunStemOf(const std::string& path, const std::string& target_db) {
+  return StemOf(fs::path(path).filename().string(), target_db);
 }
 
 std::vector<std::string> PruneOldRuns(const std::string& dir, const std::string& target_db, int keep,
-                                      const std::string& current_stem) {
+                                      const std::string& current_stem, const std::vector<std::string>& also_kept) {
   std::map<std::string, std::vector<fs::path>> runs;  // stem -> files; stems sort by time
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
@@ -88,7 +114,7 @@ std::vector<std::string> PruneOldRuns(const std::string& dir, const std::string&
   size_t remaining = runs.size();
   for (const auto& [stem, paths] : runs) {
     if (remaining <= static_cast<size_t>(std::max(keep, 1))) break;
-    if (stem == current_stem) continue;
+    if (stem == current_stem || std::find(also_kept.begin(), also_kept.end(), stem) != also_kept.end()) continue;
     for (const auto& path : paths) fs::remove(path, ec);
     removed.push_back(stem);
     --remaining;
@@ -96,30 +122,7 @@ std::vector<std::string> PruneOldRuns(const std::string& dir, const std::string&
   return removed;
 }
 
-void WritePrivateFile(const std::string& path, const std::string& text) {
-  const std::string partial = path + ".partial-" + std::to_string(::getpid());
-  int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw Failure("cannot write " + path + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      std::string reason = std::strerror(errno);
-      ::close(fd);
-      ::unlink(partial.c_str());
-      throw Failure("cannot write " + path + ": " + reason);
-    }
-    done += static_cast<size_t>(n);
-  }
-  ::fchmod(fd, 0600);
-  ::close(fd);
-  if (::rename(partial.c_str(), path.c_str()) != 0) {
-    std::string reason = std::strerror(errno);
-    ::unlink(partial.c_str());
-    throw Failure("cannot write " + path + ": " + reason);
-  }
-}
+void WritePrivateFile(const std::string& path, const std::string& text) { WritePrivateText(path, text); }
 
 std::vector<std::string> PruneStalePartials(const std::string& dir, const std::string& target_db,
                                             const std::string& current_stem, std::chrono::seconds stale_after) {

@@ -1,6 +1,8 @@
 // Creating, filling and renaming the swap database (see swap_database.h).
 #include "refresh/swap_database.h"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <thread>
 
@@ -57,7 +59,11 @@ bool InUse(const pqxx::sql_error& e) { return e.sqlstate() == "55006" || e.sqlst
 }  // namespace
 
 SwapNames PlanSwapNames(const std::string& target_db, const std::string& timestamp) {
-  SwapNames names{target_db, target_db + "_dbrefresh_new", target_db + "_before_" + timestamp};
+  std::string digits;
+  for (char c : timestamp) {
+    if (std::isdigit(static_cast<unsigned char>(c))) digits += c;
+  }
+  SwapNames names{target_db, target_db + "_dbrefresh_new", target_db + "_before_" + digits};
   for (const auto& name : {names.fresh, names.before}) {
     if (name.size() > kMaxIdentifierBytes) {
       throw UsageError("strategy swap: the database name " + name + " would exceed PostgreSQL's 63 bytes; use "
@@ -156,5 +162,100 @@ void DropFreshDatabase(const ConnectionSpec& target, const SwapNames& names) {
   }
 }
 
-}  // namespace dbrefresh
+namespace {
 
+bool AllDigits(const std::string& text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+}
+
+// The time part of a before name, as 14 digits, for ordering both forms together.
+std::string BeforeTime(const std::string& target_db, const std::string& name) {
+  std::string time = name.substr(target_db.size() + 8);
+  if (time.size() == 16) time = time.substr(0, 8) + time.substr(9, 6);
+  return time;
+}
+
+}  // namespace
+
+bool IsBeforeDatabaseName(const std::string& target_db, const std::string& name) {
+  const std::string prefix = target_db + "_before_";
+  if (name.compare(0, prefix.size(), prefix) != 0) return false;
+  const std::string time = name.substr(prefix.size());
+  if (time.size() == 14) return AllDigits(time);
+  return time.size() == 16 && time[8] == 'T' && time[15] == 'Z' && AllDigits(time.substr(0, 8)) &&
+         AllDigits(time.substr(9, 6));
+}
+
+std::vector<std::string> PruneBeforeDatabases(const ConnectionSpec& target, const SwapNames& names, int keep) {
+  PgSession maintenance = OpenSession(Maintenance(target), Access::kReadWrite);
+  std::vector<std::string> found;
+  try {
+    pqxx::read_transaction tx(*maintenance.conn);
+    for (const auto& row : tx.exec("SELECT datname FROM pg_database")) {
+      const std::string name = row[0].as<std::string>();
+      if (IsBeforeDatabaseName(names.target, name)) found.push_back(name);
+    }
+  } catch (...) {
+    RethrowDatabaseError("listing the databases earlier swaps kept");
+  }
+  std::sort(found.begin(), found.end(), [&](const std::string& a, const std::string& b) {
+    return BeforeTime(names.target, a) > BeforeTime(names.target, b);  // newest first
+  });
+  std::vector<std::string> dropped;
+  int kept = 0;
+  for (const auto& name : found) {
+    if (name == names.before || kept < keep) {  // the one just made always stays, and counts
+      ++kept;
+      continue;
+    }
+    try {
+      pqxx::nontransaction tx(*maintenance.conn);
+      tx.exec("DROP DATABASE " + sql::QuoteIdent(name));
+      log::Info("dropped the database an earlier swap kept (--keep-before-databases)", {{"database", name}});
+      dropped.push_back(name);
+    } catch (const std::exception& e) {
+      log::Warn("could not drop the database an earlier swap kept: " + name,
+                {{"reason", std::string(e.what()).substr(0, std::string(e.what()).find('\n'))}});
+    }
+  }
+  return dropped;
+}
+
+void SetAllowConnections(const ConnectionSpec& target, const std::string& dbname, bool allow) {
+  PgSession maintenance = OpenSession(Maintenance(target), Access::kReadWrite);
+  Exec(maintenance, "ALTER DATABASE " + sql::QuoteIdent(dbname) + " ALLOW_CONNECTIONS " + (allow ? "true" : "false"),
+       std::string(allow ? "allowing" : "refusing") + " new connections to " + dbname);
+}
+
+bool LeftClosedByAKilledSwap(pqxx::connection& maintenance, const std::string& dbname) {
+  try {
+    pqxx::nontransaction tx(maintenance);
+    auto rows = tx.exec_params(
+        "SELECT NOT d.datallowconn AND EXISTS (SELECT 1 FROM pg_database n WHERE n.datname = $2) "
+        "FROM pg_database d WHERE d.datname = $1",
+        dbname, PlanSwapNames(dbname, "").fresh);
+    return !rows.empty() && rows[0][0].as<bool>();
+  } catch (const Error&) {
+    return false;  // a name too long for swap was never swapped
+  } catch (...) {
+    RethrowDatabaseError("reading whether " + dbname + " accepts connections");
+  }
+}
+
+int EndOtherSessions(pqxx::connection& own, const std::string& dbname, const Config& config) {
+  const int ended = config.terminate_connections ? TerminateOtherSessions(own, dbname) : 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config.lock_timeout_seconds);
+  for (;;) {
+    auto others = ListOtherSessions(own, dbname);
+    if (others.empty()) return ended;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      LogLockHolders(own, dbname);
+      throw Failure(std::to_string(others.size()) + " other session(s) stayed on " + dbname + " for " +
+                    std::to_string(config.lock_timeout_seconds) + " s (listed above); the swap needs it to itself. "
+                    "Stop them, or re-run with --terminate-connections");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+}  // namespace dbrefresh

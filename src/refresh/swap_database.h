@@ -14,11 +14,34 @@ namespace dbrefresh {
 struct SwapNames {
   std::string target;  // the database being refreshed
   std::string fresh;   // "<target>_dbrefresh_new": restored into, renamed to `target` at the end
-  std::string before;  // "<target>_before_<timestamp>": the old target, kept
+  std::string before;  // "<target>_before_<YYYYMMDDHHMMSS>": the old target, kept
 };
 
-// The names of a swap. UsageError (exit 2) when a name would exceed PostgreSQL's 63 bytes.
+// The names of a swap; `timestamp` is CompactUtcTimestamp()'s (its T and Z are left out of the
+// before name). UsageError (exit 2) when a name would exceed PostgreSQL's 63 bytes.
 SwapNames PlanSwapNames(const std::string& target_db, const std::string& timestamp);
+
+// Whether `name` is one that a swap of `target_db` made: exactly "<target_db>_before_" and 14 digits
+// (or the YYYYMMDDTHHMMSSZ form of earlier versions). A name given by hand never is.
+bool IsBeforeDatabaseName(const std::string& target_db, const std::string& name);
+
+// Drops the databases IsBeforeDatabaseName finds beyond the `keep` newest, oldest first, never
+// `names.before` (the one just made). Each drop is logged; returns the names dropped. A drop that
+// fails is a warning (another session may be looking at it), never an error.
+std::vector<std::string> PruneBeforeDatabases(const ConnectionSpec& target, const SwapNames& names, int keep);
+
+// ALTER DATABASE ... ALLOW_CONNECTIONS on `dbname`, from the `postgres` database.
+void SetAllowConnections(const ConnectionSpec& target, const std::string& dbname, bool allow);
+
+// Whether `dbname` refuses connections while a swap's new database (`<dbname>_dbrefresh_new`) is
+// there: what a swap killed between closing the old target and the rename leaves. Read through
+// `maintenance`, a session on another database of the server.
+bool LeftClosedByAKilledSwap(pqxx::connection& maintenance, const std::string& dbname);
+
+// Empties `dbname` of sessions other than `own` (a session on it) once it accepts no new ones: ends
+// them with config.terminate_connections, else waits up to config.lock_timeout_seconds for them to
+// leave. Returns how many were ended; Failure (1) naming them when some stay.
+int EndOtherSessions(pqxx::connection& own, const std::string& dbname, const Config& config);
 
 // BlockedError (exit 4) unless the target's user may create databases.
 void RequireCreatedb(PgSession& target);

@@ -15,6 +15,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/log.h"
+#include "common/session_settings.h"
+#include "common/type_name.h"
 
 namespace dbrefresh {
 namespace {
@@ -52,40 +55,30 @@ void SyncDirectoryOf(const std::string& path) {
   }
 }
 
-// A type name as format_type prints it: words, "quoted" identifiers, dots, typmods of digits and
-// "[]" ("character varying(20)", "timestamp(3) with time zone", public."Status"[]). Seed SQL splices
-// types into casts, so a hand-edited snapshot must not smuggle an expression in through one: with
-// no operators, no function calls and no literals allowed, a type can only be a type.
-bool IsPlausibleTypeName(const std::string& type) {
-  if (type.empty() || type.size() > 200) return false;
-  size_t i = 0;
-  while (i < type.size()) {
-    const unsigned char c = static_cast<unsigned char>(type[i]);
-    if (std::isalpha(c) || c == '_' || c >= 0x80) {
-      while (i < type.size() && (std::isalnum(static_cast<unsigned char>(type[i])) || type[i] == '_' ||
-                                 static_cast<unsigned char>(type[i]) >= 0x80)) {
-        ++i;
-      }
-    } else if (c == '"') {
-      const size_t close = type.find('"', i + 1);
-      if (close == std::string::npos) return false;
-      i = close + 1;
-    } else if (c == '(') {
-      const size_t close = type.find(')', i);
-      if (close == std::string::npos || close == i + 1) return false;
-      for (size_t j = i + 1; j < close; ++j) {
-        if (!std::isdigit(static_cast<unsigned char>(type[j])) && type[j] != ',') return false;
-      }
-      i = close + 1;
-    } else if (type.compare(i, 2, "[]") == 0) {
-      i += 2;
-    } else if (c == ' ' || c == '.') {
-      ++i;
-    } else {
-      return false;
+// The text settings the rows were printed under (SPEC section 3). A file that records other ones
+// holds values this dbrefresh would read back wrong (13/08/2025 under 'SQL, DMY'), so it is
+// refused; a file that records none was written before they were pinned, and the database's own
+// defaults were in force then: it is read, with a warning naming the risk.
+void CheckRecordedSettings(const std::map<std::string, std::string>& meta, const std::string& path) {
+  std::vector<std::string> missing;
+  for (const auto& s : PinnedSessionSettings()) {
+    auto it = meta.find(s.meta_key);
+    if (it == meta.end()) {
+      missing.push_back(s.name);
+    } else if (it->second != s.value) {
+      throw SnapshotError("snapshot " + path + ": its values were written under " + s.name + " = " + it->second +
+                          ", not " + s.value + "; they would be read back wrong, so the file is refused");
     }
   }
-  return true;
+  if (missing.size() == PinnedSessionSettings().size()) {
+    log::Warn("the snapshot records no session settings (written by an older dbrefresh): its dates, intervals and "
+              "floats are read as DateStyle ISO, IntervalStyle postgres; if the database it came from had other "
+              "defaults (DateStyle 'SQL, DMY', say), dates may be refused or have day and month swapped",
+              {{"file", path}});
+  } else if (!missing.empty()) {
+    throw SnapshotError("snapshot " + path + ": records some session settings but not " + missing.front() +
+                        " (edited?)");
+  }
 }
 
 std::string JoinJson(const std::vector<std::string>& names) { return nlohmann::json(names).dump(); }
@@ -260,6 +253,7 @@ SnapshotReader::SnapshotReader(const std::string& path) {
   // by number (ForRows) cost 10 us, most of it in the kernel (perf on restore-users at SPEC scale).
   db_->Exec("BEGIN");
   ReadMeta();
+  CheckRecordedSettings(meta_, path);
   ReadTables();
   VerifyCounts();
 }
@@ -277,9 +271,11 @@ void SnapshotReader::ReadMeta() {
   }
   const std::string version = Meta("format_version");
   if (version.empty()) throw SnapshotError("snapshot " + path() + ": no format_version in dbrefresh_meta");
-  if (version != std::to_string(kSnapshotFormatVersion)) {
-    throw SnapshotError("snapshot " + path() + ": format version " + version + " is not supported (this dbrefresh reads version " +
-                        std::to_string(kSnapshotFormatVersion) + ")");
+  bool readable = false;
+  for (int v = kOldestReadableFormatVersion; v <= kSnapshotFormatVersion; ++v) readable = readable || version == std::to_string(v);
+  if (!readable) {
+    throw SnapshotError("snapshot " + path() + ": format version " + version + " is not supported (this dbrefresh reads versions " +
+                        std::to_string(kOldestReadableFormatVersion) + " to " + std::to_string(kSnapshotFormatVersion) + ")");
   }
 }
 
@@ -305,8 +301,10 @@ void SnapshotReader::ReadTables() {
     }
     columns.Reset();
     for (const auto& c : t.info.columns) {
-      if (!IsPlausibleTypeName(c.type)) {
-        throw SnapshotError("snapshot " + path() + ": column " + t.info.name + "." + c.name + " has an invalid type name");
+      // Seed SQL casts to these names: only what format_type could have printed is a type name.
+      if (!IsFormatTypeName(c.type)) {
+        throw SnapshotError("snapshot " + path() + ": column " + t.info.name + "." + c.name +
+                            " has an invalid type name: not one PostgreSQL's format_type prints (edited?)");
       }
     }
     constraints.Bind(1, t.info.name);

@@ -1,7 +1,7 @@
 // The snapshot file (SPEC section 3): a self-describing SQLite database of preserved tables.
 //
 // Layout (documented in the README for people with sqlite3):
-//   dbrefresh_meta(key, value)                 format_version, created_at, source_*, flyway_*, ...
+//   dbrefresh_meta(key, value)                 format_version, created_at, source_*, flyway_*, run_id, ...
 //   dbrefresh_tables(table_name, position, rows_table, row_count)
 //   dbrefresh_columns(table_name, position, column_name, type, not_null, default_expr, identity, generated_expr)
 //   dbrefresh_constraints(table_name, constraint_name, kind, columns, definition, ref_table, ref_columns)
@@ -20,7 +20,13 @@
 
 namespace dbrefresh {
 
-constexpr int kSnapshotFormatVersion = 1;
+// Version 2 adds, as metadata: run_id (the refresh run that took it), flyway_versions (the JSON
+// list of every successful versioned migration, for the post-check's set comparison) and, once a
+// refresh brought it up to date before clearing the target, caught_up_at / caught_up_rows.
+// Version-1 files stay readable: without flyway_versions the post-check compares the latest
+// version only, and without run_id a file cannot be the one a refresh mark names.
+constexpr int kSnapshotFormatVersion = 2;
+constexpr int kOldestReadableFormatVersion = 1;
 
 using RowValues = std::vector<std::optional<std::string>>;
 

@@ -19,8 +19,12 @@ void ConfigureSqliteOnce() {
 SqliteDb::SqliteDb(const std::string& path, Mode mode) : path_(path) {
   ConfigureSqliteOnce();
   // NOMUTEX: each handle is used by one thread only, so SQLite's per-call locking is pure cost.
-  const int flags = SQLITE_OPEN_NOMUTEX |
-                    (mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+  int flags = SQLITE_OPEN_NOMUTEX;
+  switch (mode) {
+    case Mode::kReadOnly: flags |= SQLITE_OPEN_READONLY; break;
+    case Mode::kReadWrite: flags |= SQLITE_OPEN_READWRITE; break;
+    case Mode::kCreate: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
+  }
   int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) Fail("cannot open", rc);
 }

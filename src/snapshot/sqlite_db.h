@@ -13,7 +13,7 @@ class SqliteStatement;
 
 class SqliteDb {
  public:
-  enum class Mode { kReadOnly, kCreate };
+  enum class Mode { kReadOnly, kReadWrite, kCreate };
   SqliteDb(const std::string& path, Mode mode);
   ~SqliteDb();
   SqliteDb(const SqliteDb&) = delete;

@@ -2,14 +2,17 @@
 #include "snapshot/take_snapshot.h"
 
 #include <cstring>
+#include <random>
 #include <string_view>
 #include <thread>
 
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
 #include "catalog/catalog.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/session_settings.h"
 #include "common/sql_text.h"
 #include "connect/pg_session.h"
 #include "snapshot/copy_text.h"
@@ -20,6 +23,25 @@ namespace dbrefresh {
 namespace {
 
 using SnapshotTransaction = pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::readwrite_policy::read_only>;
+
+// Records the text settings the rows are read under, as this transaction sees them (OpenSession
+// pinned them; a pooler could still have handed the transaction another backend), so that a reader
+// knows how to read the values back. Refuses to go on when they are not the pinned ones.
+void WriteSessionSettings(SnapshotWriter& writer, pqxx::transaction_base& tx) {
+  std::string query = "SELECT current_setting('row_security')";
+  for (const auto& s : PinnedSessionSettings()) query += ", current_setting('" + s.name + "')";
+  const auto row = tx.exec(query)[0];
+  if (row[0].as<std::string>() != "off") throw Failure("the snapshot's session has row_security on: refusing to read");
+  for (size_t i = 0; i < PinnedSessionSettings().size(); ++i) {
+    const auto& s = PinnedSessionSettings()[i];
+    const std::string now = row[static_cast<int>(i + 1)].as<std::string>();
+    if (now != s.value) {
+      throw Failure("the snapshot's session has " + s.name + " = " + now + ", not " + s.value +
+                    " (a connection pooler dropping SET?): refusing to read values under it");
+    }
+    writer.SetMeta(s.meta_key, now);
+  }
+}
 
 void WriteSourceMeta(SnapshotWriter& writer, pqxx::transaction_base& tx, pqxx::connection& conn,
                      const Config& config, SnapshotSummary& summary) {
@@ -41,6 +63,10 @@ void WriteSourceMeta(SnapshotWriter& writer, pqxx::transaction_base& tx, pqxx::c
   writer.SetMeta("flyway_version", summary.flyway_version);
   writer.SetMeta("flyway_script", migrations.empty() ? "" : migrations.back().script);
   writer.SetMeta("flyway_migration_count", std::to_string(migrations.size()));
+  nlohmann::json versions = nlohmann::json::array();
+  for (const auto& m : migrations) versions.push_back(m.version);
+  writer.SetMeta("flyway_versions", versions.dump());
+  WriteSessionSettings(writer, tx);
 }
 
 // Reader thread: COPY lines from PostgreSQL into the pipe, a few hundred kilobytes at a time.
@@ -107,10 +133,20 @@ long long CopyTableRows(pqxx::transaction_base& tx, const TableInfo& table, Snap
 
 }  // namespace
 
-SnapshotSummary TakeSnapshot(const ConnectionSpec& target, const Config& config, const std::string& out_path) {
+std::string NewRunId() {
+  std::random_device random;
+  std::string id;
+  static const char* kHex = "0123456789abcdef";
+  for (int i = 0; i < 32; ++i) id += kHex[random() % 16];
+  return id;
+}
+
+SnapshotSummary TakeSnapshot(const ConnectionSpec& target, const Config& config, const std::string& out_path,
+                             const std::string& run_id) {
   PgSession session = OpenSession(target, Access::kReadOnly);
   SnapshotSummary summary{out_path, "", {}};
   SnapshotWriter writer(out_path);
+  writer.SetMeta("run_id", run_id.empty() ? NewRunId() : run_id);
   try {
     SnapshotTransaction tx(*session.conn);
     // A migration holding a preserved table's lock must not keep the 8 a.m. run waiting for ever.
@@ -129,6 +165,12 @@ SnapshotSummary TakeSnapshot(const ConnectionSpec& target, const Config& config,
     }
     tx.commit();
   } catch (const pqxx::sql_error& e) {
+    if (e.sqlstate() == "42501" && std::string(e.what()).find("row-level security") != std::string::npos) {
+      // row_security = off makes a policy that would hide rows an error instead of a smaller file.
+      throw Failure("snapshot of " + session.masked + ": a preserved table has a row-level security policy that the role " +
+                    "cannot bypass, so the snapshot would miss rows; use the table's owner or a role with BYPASSRLS " +
+                    "(nothing was written)");
+    }
     if (e.sqlstate() != "55P03") RethrowDatabaseError("snapshot of " + session.masked, *session.conn);
     throw Failure("snapshot of " + session.masked + ": a preserved table stayed locked by another session for " +
                   std::to_string(config.lock_timeout_seconds) + " s (lock_timeout_seconds); nothing was written");

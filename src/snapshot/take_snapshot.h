@@ -21,6 +21,11 @@ struct SnapshotSummary {
 // On success the file at `out_path` is complete (mode 0600); on failure no file is left there
 // and an earlier file of that name is untouched.
 // Throws: ConnectionError (3); BlockedError (4) when a preserved table is missing, naming it.
-SnapshotSummary TakeSnapshot(const ConnectionSpec& target, const Config& config, const std::string& out_path);
+// `run_id` names the refresh run that takes it (metadata run_id); "" gives the file an id of its own.
+SnapshotSummary TakeSnapshot(const ConnectionSpec& target, const Config& config, const std::string& out_path,
+                             const std::string& run_id = "");
+
+// A new random run id: 32 hex digits.
+std::string NewRunId();
 
 }  // namespace dbrefresh

@@ -43,7 +43,12 @@ TEST(Snapshot, WritesPrivateFileThatInspectDescribes) {
   EXPECT_EQ(meta["source_database"], preprod.name());
   EXPECT_EQ(meta["source_user"], "cas_admin");
   EXPECT_EQ(meta["schema"], "public");
-  EXPECT_EQ(meta["format_version"], "1");
+  EXPECT_EQ(meta["format_version"], "2");
+  EXPECT_EQ(meta["run_id"].get<std::string>().size(), 32u) << "format 2 names the run that took it";
+  // Format 2 holds every successful migration, for the post-check's set comparison.
+  auto versions = nlohmann::json::parse(meta["flyway_versions"].get<std::string>());
+  ASSERT_TRUE(versions.is_array());
+  EXPECT_EQ(versions.back(), facts["flyway"]["latest_successful"]);
   EXPECT_EQ(meta["created_at"].get<std::string>().back(), 'Z') << "creation time is UTC";
 
   // The saved column metadata includes preprod's newer columns.
@@ -76,7 +81,7 @@ TEST(Snapshot, NeverShowsOrStoresThePassword) {
   auto verbose = RunDbrefresh({"snapshot", "--verbose", "--target", preprod.url(), "--out", out});
   ASSERT_EQ(verbose.exit_code, 0) << verbose.err;
   outputs.push_back({"snapshot --verbose", verbose.all()});
-  auto json_log = RunDbrefresh({"snapshot", "--log-format", "json", "--target", preprod.url(), "--out", out});
+  auto json_log = RunDbrefresh({"snapshot", "--log-format", "json", "--target", preprod.url(), "--out", out, "--force"});
   ASSERT_EQ(json_log.exit_code, 0) << json_log.err;
   outputs.push_back({"snapshot --log-format json", json_log.all()});
   outputs.push_back({"inspect", RunDbrefresh({"inspect", out}).all()});

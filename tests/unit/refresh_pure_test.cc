@@ -170,20 +170,44 @@ TEST(ResumeHint, ARestoredTargetNeedsOnlyRestoreUsers) {
             std::string::npos) << hint;
 }
 
-TEST(TargetWasAhead, ComparesFlywayVersionsAsIntegers) {
-  EXPECT_TRUE(TargetWasAhead("20250404150000000", "20250114103000123"));
-  EXPECT_FALSE(TargetWasAhead("20250301090000", "20250114103000123")) << "14 digits < 17 digits";
-  EXPECT_TRUE(TargetWasAhead("20250114103000123", "20250301090000"));
-  EXPECT_FALSE(TargetWasAhead("5", "5"));
-  EXPECT_FALSE(TargetWasAhead("", "5"));
-  EXPECT_TRUE(TargetWasAhead("5", ""));
+TEST(MissingMigrations, ComparesSetsOfFlywayVersionsAsIntegers) {
+  struct Case {
+    std::vector<std::string> had, now, missing;
+    const char* why;
+  };
+  const std::vector<Case> cases = {
+      {{"1", "2", "20250404150000000"}, {"1", "2", "20250114103000123"}, {"20250404150000000"}, "newer than prod's latest"},
+      {{"1", "20250114103000123", "20250301090000"}, {"1", "20250114103000123"}, {"20250301090000"},
+       "outOfOrder: 14 digits sort below prod's 17-digit latest, still missing"},
+      {{"1", "2"}, {"1", "2", "3"}, {}, "prod ahead: nothing missing"},
+      {{"1.0", "2"}, {"1", "2"}, {}, "1.0 and 1 are one version"},
+      {{}, {"5"}, {}, "no history in the snapshot"},
+      {{"5"}, {}, {"5"}, "no history after the restore"},
+      {{"3", "1_1", "2"}, {"1"}, {"1_1", "2", "3"}, "listed in Flyway order"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(MissingMigrations(c.had, c.now), c.missing) << c.why;
+}
+
+TEST(IsBeforeDatabaseName, OnlyNamesASwapMadeCountForPruning) {
+  struct Case {
+    const char* name;
+    bool made_by_swap;
+  };
+  const std::vector<Case> cases = {
+      {"cas_before_20250106080000", true},     {"cas_before_20250106T080000Z", true},  // the earlier form
+      {"cas_before_manual", false},            {"cas_before_2025010608000", false},   // 13 digits
+      {"cas_before_202501060800000", false},   {"cas2_before_20250106080000", false},
+      {"cas_before_20250106080000_x", false},  {"cas", false},
+      {"cas_before_2025010608000x", false},    {"cas_before_20250106X080000Z", false},
+  };
+  for (const auto& c : cases) EXPECT_EQ(IsBeforeDatabaseName("cas", c.name), c.made_by_swap) << c.name;
 }
 
 TEST(PlanSwapNames, NamesTheNewAndTheKeptDatabase) {
   SwapNames names = PlanSwapNames("cas_preprod", "20250106T080000Z");
   EXPECT_EQ(names.fresh, "cas_preprod_dbrefresh_new");
-  EXPECT_EQ(names.before, "cas_preprod_before_20250106T080000Z");
-  EXPECT_THROW(PlanSwapNames(std::string(40, 'x'), "20250106T080000Z"), Error);
+  EXPECT_EQ(names.before, "cas_preprod_before_20250106080000") << "14 digits, as keep_before_databases finds them";
+  EXPECT_THROW(PlanSwapNames(std::string(42, 'x'), "20250106T080000Z"), Error);
 }
 
 }  // namespace
