@@ -67,21 +67,30 @@ void DeleteRow(pqxx::work& tx, const std::string& table, const std::vector<std::
 
 // The rows `fresh` lacks, and the snapshot's rows of their parents among the preserved tables
 // (restore-users needs a parent to re-point its children to the row prod has for that person).
+size_t ColumnIndex(const TableInfo& table, const std::string& column) {
+  size_t at = 0;
+  while (at < table.columns.size() && table.columns[at].name != column) ++at;
+  return at;
+}
+
 std::map<std::string, std::vector<RowValues>> DeltaRows(const std::map<std::string, std::vector<RowValues>>& lacking,
                                                         const SnapshotReader& snapshot) {
   std::map<std::string, std::vector<RowValues>> rows = lacking;
-  std::map<std::string, std::set<std::string>> added;  // table -> referenced values already added
   for (const auto& child : snapshot.tables()) {
     auto it = lacking.find(child.info.name);
     if (it == lacking.end()) continue;
     for (const ConstraintInfo* fk : child.info.ForeignKeys()) {
       const SnapshotTable* parent = snapshot.FindTable(fk->ref_table);
       if (!parent || fk->columns.size() != 1 || parent == &child) continue;
-      size_t at = 0;
-      while (at < child.info.columns.size() && child.info.columns[at].name != fk->columns[0]) ++at;
-      if (at == child.info.columns.size()) continue;
+      const size_t at = ColumnIndex(child.info, fk->columns[0]);
+      const size_t ref = ColumnIndex(parent->info, fk->ref_columns[0]);
+      if (at == child.info.columns.size() || ref == parent->info.columns.size()) continue;
+      std::set<std::string> present;  // the parent rows the delta holds already (lacking ones too)
+      for (const auto& row : rows[parent->info.name]) {
+        if (row[ref]) present.insert(*row[ref]);
+      }
       for (const auto& row : it->second) {
-        if (!row[at] || !added[parent->info.name].insert(*row[at]).second) continue;
+        if (!row[at] || !present.insert(*row[at]).second) continue;
         if (auto found = snapshot.FindRow(*parent, fk->ref_columns[0], *row[at])) rows[parent->info.name].push_back(*found);
       }
     }
