@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "process/process_runner.h"
 
 namespace {
 
@@ -47,6 +48,9 @@ int main(int argc, char** argv) {
   for (const auto& command : kCommands) {
     if (first != command.name) continue;
     try {
+      // For the whole run, not only while a child program runs: as PID 1 of a container,
+      // dbrefresh would otherwise not even notice SIGTERM.
+      dbrefresh::HandleInterrupts();
       return command.run(argc - 1, argv + 1);
     } catch (const dbrefresh::Error& e) {
       std::string message = e.what();  // one line, whatever the cause carried

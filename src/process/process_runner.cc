@@ -1,10 +1,9 @@
-// The posix_spawn process runner: pipes read with poll() on the calling thread, no shell.
+// The process runner: children started by SpawnChild, pipes read with poll() on the calling thread, no shell.
 #include "process/process_runner.h"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,14 +15,14 @@
 #include <deque>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
 #include "common/error.h"
 #include "common/log.h"
 #include "connect/connection_spec.h"
-
-extern char** environ;
+#include "process/spawn_child.h"
 
 namespace dbrefresh {
 namespace {
@@ -42,8 +41,18 @@ static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler needs 
 // What a signal that ends dbrefresh leaves behind: the line SayOnInterrupt prepared, and no
 // directory registered with RemoveOnInterrupt.
 std::mutex g_interrupt_mutex;
-std::string g_interrupt_line;
+std::optional<std::string> g_interrupt_line;  // none: the generic line, through the log
 std::set<std::string> g_interrupt_dirs;
+// Set by HandleInterrupts: the forwarding handler stays once a Run ends.
+std::atomic<bool> g_always_handled{false};
+
+const char* SignalName(int signal_number) {
+  switch (signal_number) {
+    case SIGTERM: return "SIGTERM";
+    case SIGINT: return "SIGINT";
+  }
+  return "a signal";
+}
 
 // The handler may only do async-signal-safe things, so ending dbrefresh is left to a thread of
 // its own, woken through a pipe: it can remove directories, say the line, then die as the signal
@@ -57,14 +66,18 @@ int g_wake_pipe[2] = {-1, -1};
       std::error_code ignored;
       std::filesystem::remove_all(dir, ignored);
     }
-    if (!g_interrupt_line.empty()) {
-      ssize_t written = ::write(STDERR_FILENO, g_interrupt_line.data(), g_interrupt_line.size());
+    if (!g_interrupt_line) {
+      log::Error(std::string("interrupted by ") + SignalName(signal_number) + " (signal " + std::to_string(signal_number) +
+                 "); the command did not finish, and the servers roll back what it had not committed");
+    } else if (!g_interrupt_line->empty()) {
+      ssize_t written = ::write(STDERR_FILENO, g_interrupt_line->data(), g_interrupt_line->size());
       (void)written;
     }
   }
   ::signal(signal_number, SIG_DFL);
   ::raise(signal_number);
-  std::_Exit(128 + signal_number);  // not reached: the default action ends the process
+  // Reached as PID 1 of a container: the kernel drops the signal there even with its default action.
+  std::_Exit(128 + signal_number);
 }
 
 void StartInterruptWatcher() {
@@ -121,7 +134,7 @@ class SignalForwarding {
   }
   ~SignalForwarding() {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (--users_ > 0) return;
+    if (--users_ > 0 || g_always_handled.load()) return;
     ::sigaction(SIGTERM, &old_term_, nullptr);
     ::sigaction(SIGINT, &old_int_, nullptr);
   }
@@ -194,13 +207,6 @@ std::vector<std::string> ChildEnvironment(const ProcessSpec& spec) {
   return out;
 }
 
-std::vector<char*> CStrings(std::vector<std::string>& strings) {
-  std::vector<char*> out;
-  for (auto& s : strings) out.push_back(s.data());
-  out.push_back(nullptr);
-  return out;
-}
-
 // Splits a stream into lines and hands each to a callback (and the stderr tail).
 class LineSplitter {
  public:
@@ -256,21 +262,9 @@ struct Pipe {
   }
 };
 
+// Started through SpawnChild, so the child cannot outlive dbrefresh (nor the thread running Run).
 pid_t Spawn(const ProcessSpec& spec, Pipe& out, Pipe& err) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out.write_end, 1);
-  posix_spawn_file_actions_adddup2(&actions, err.write_end, 2);
-  std::vector<std::string> args = spec.argv;
-  std::vector<std::string> env = ChildEnvironment(spec);
-  auto argv = CStrings(args);
-  auto envp = CStrings(env);
-  pid_t pid = 0;
-  int rc = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw Failure("cannot run " + spec.argv[0] + ": " + std::strerror(rc));
-  return pid;
+  return SpawnChild(spec.argv, ChildEnvironment(spec), out.write_end, err.write_end);
 }
 
 // Reads both pipes until both are closed.
@@ -346,12 +340,17 @@ void StopBackgroundChildren() {
   }
 }
 
+void HandleInterrupts() {
+  g_always_handled.store(true);
+  InstallForwarding(nullptr, nullptr);
+}
+
 void SayOnInterrupt(const std::string& line) {
   {
     std::lock_guard<std::mutex> lock(g_interrupt_mutex);
     g_interrupt_line = line.empty() ? "" : line + "\n";
   }
-  InstallForwarding(nullptr, nullptr);
+  HandleInterrupts();
 }
 
 void RemoveOnInterrupt(const std::string& dir) {

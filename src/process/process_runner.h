@@ -53,9 +53,10 @@ class ProcessRunner {
   virtual ProcessResult Run(const ProcessSpec& spec) = 0;
 };
 
-// The real runner: posix_spawn, stdin from /dev/null, stdout and stderr through pipes.
-// While a child runs, SIGTERM and SIGINT sent to dbrefresh are forwarded to it; when it has
-// ended, Run throws Failure saying dbrefresh was interrupted.
+// The real runner: SpawnChild (the child gets SIGTERM if dbrefresh dies, even by SIGKILL), stdin
+// from /dev/null, stdout and stderr through pipes. While a child runs, SIGTERM and SIGINT sent to
+// dbrefresh are forwarded to it; when it has ended, Run throws Failure saying dbrefresh was
+// interrupted.
 class PosixProcessRunner : public ProcessRunner {
  public:
   ProcessResult Run(const ProcessSpec& spec) override;
@@ -64,11 +65,19 @@ class PosixProcessRunner : public ProcessRunner {
 // Sends SIGTERM to the children started with ProcessSpec::background (to abandon them).
 void StopBackgroundChildren();
 
-// From now on, SIGTERM or SIGINT arriving while no child program runs in the foreground (none, or
-// only background ones, which it stops) writes `line` (plus a newline) to stderr before ending
-// dbrefresh as the signal intends (exit status 128 + signal). The line is prepared in advance, as
-// the signal may come at any moment; call again whenever what to say changes (the refresh says, at
-// the start of each step, which command resumes it). "" says nothing.
+// From now until dbrefresh ends, SIGTERM and SIGINT are handled, whatever runs: while a child
+// program runs in the foreground they are forwarded to it and its Run throws Failure once it has
+// ended; otherwise (no child, or only background ones, which are stopped) dbrefresh ends at once
+// with exit status 128 + signal, after an `error:` line saying it was interrupted (or the line
+// SayOnInterrupt prepared). main() calls this first: in a container dbrefresh is PID 1, and the
+// kernel drops a signal sent to PID 1 that has no handler, so `docker stop` / a pod's deletion
+// would wait for the grace period and then SIGKILL.
+void HandleInterrupts();
+
+// HandleInterrupts, and from now on the line written (plus a newline) to stderr when a signal ends
+// dbrefresh while no child runs in the foreground, instead of the generic one. The line is prepared
+// in advance, as the signal may come at any moment; call again whenever what to say changes (the
+// refresh says, at the start of each step, which command resumes it). "" says nothing.
 void SayOnInterrupt(const std::string& line);
 
 // A directory a signal ending dbrefresh removes first (a scratch directory holding a dump of

@@ -3,7 +3,9 @@
 // helpers on a fake runner.
 #include "process/process_runner.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -17,6 +19,7 @@
 #include "fake_process_runner.h"
 #include "process/background_process.h"
 #include "process/pg_tools.h"
+#include "process/spawn_child.h"
 #include "refresh/dump.h"
 #include "refresh/restore_dump.h"
 
@@ -279,6 +282,68 @@ TEST(BackgroundProcessDeathTest, ASigtermStopsTheChildAndEndsTheProgramWithThePr
       ::testing::KilledBySignal(SIGTERM), "interrupted; resume with the prepared command");
   EXPECT_FALSE(std::filesystem::exists(scratch)) << "the scratch directory outlived the run";
   std::filesystem::remove_all(scratch);
+}
+
+// ---- children die with dbrefresh; signals are handled for the whole run -------------------------
+
+// The death signal is tied to the thread that started the child: when it ends without waiting for
+// the child (as when dbrefresh dies, even by SIGKILL), the child gets SIGTERM.
+TEST(SpawnChild, TheChildGetsSigtermWhenTheThreadThatStartedItEnds) {
+  const int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(null_fd, 0);
+  pid_t child = 0;
+  std::thread([&] { child = SpawnChild({"sleep", "30"}, {"PATH=/usr/bin:/bin"}, null_fd, null_fd); }).join();
+  ::close(null_fd);
+  ASSERT_GT(child, 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) << "status " << status << ": the child outlived its thread";
+}
+
+TEST(SpawnChild, FindsABareNameInPathAndGivesExactlyTheEnvironment) {
+  int out[2];
+  ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
+  const int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  const pid_t child = SpawnChild({"sh", "-c", "echo \"$ONLY_THIS:$HOME\""}, {"ONLY_THIS=yes"}, out[1], null_fd);
+  ::close(null_fd);
+  ::close(out[1]);
+  std::string text;
+  char buffer[256];
+  for (ssize_t n; (n = ::read(out[0], buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<size_t>(n));
+  ::close(out[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  EXPECT_EQ(text, "yes:\n");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+// In a container dbrefresh is PID 1, which the kernel shields from signals it does not handle: the
+// handler must be there for the whole run, not only while a child runs. A SIGTERM when no child
+// runs ends dbrefresh with an error line; so does one after a child has come and gone.
+TEST(HandleInterruptsDeathTest, ASigtermWithNoChildRunningEndsTheProgramWithAnErrorLine) {
+  ::testing::FLAGS_gtest_death_test_style = "threadsafe";
+  EXPECT_EXIT(
+      {
+        HandleInterrupts();
+        ::kill(::getpid(), SIGTERM);
+        std::this_thread::sleep_for(std::chrono::seconds(10));
+        std::exit(0);
+      },
+      ::testing::KilledBySignal(SIGTERM), "error: interrupted by SIGTERM");
+}
+
+TEST(HandleInterruptsDeathTest, TheHandlerStaysAfterAChildHasRun) {
+  ::testing::FLAGS_gtest_death_test_style = "threadsafe";
+  EXPECT_EXIT(
+      {
+        HandleInterrupts();
+        PosixProcessRunner runner;
+        if (!runner.Run(Shell("exit 0")).ok()) std::exit(3);
+        ::kill(::getpid(), SIGINT);
+        std::this_thread::sleep_for(std::chrono::seconds(10));
+        std::exit(0);
+      },
+      ::testing::KilledBySignal(SIGINT), "error: interrupted by SIGINT");
 }
 
 }  // namespace
