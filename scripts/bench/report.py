@@ -10,6 +10,7 @@ WORKDIR/breakdown-*.log: the preprod server's log during the untimed breakdown r
 auto_explain plans); WORKDIR/refresh-report-*.json: dbrefresh refresh --report files, if refresh ran.
 """
 import argparse
+import glob
 import json
 import os
 import re
@@ -113,6 +114,27 @@ def unavailable_window(report_path):
         out["window_seconds"] = round(sum(float(s.get("seconds") or 0) for s in span), 3)
         out["window_steps"] = [s.get("name") for s in span]
     return out
+
+
+def lock_windows(work):
+    """From every refresh --report of the run: the catch-up's lock window (SPEC section 5, issue 13) of the
+    clear step (schema, clean) or the swap step, with the rows caught up; the median per strategy."""
+    found = {}
+    for path in sorted(glob.glob(os.path.join(work, "refresh", "*.report.json"))):
+        try:
+            with open(path, encoding="utf-8") as f:
+                report = json.load(f)
+        except (OSError, ValueError):
+            continue
+        for step in report.get("steps") or []:
+            counts = step.get("counts") or {}
+            if step.get("name") in ("clear", "swap") and "lock_window_seconds" in counts:
+                found.setdefault(report.get("strategy") or "schema", []).append(
+                    (float(counts["lock_window_seconds"]), int(counts.get("caught_up_rows") or 0)))
+    return {strategy: {"median_seconds": round(statistics.median(w for w, _ in runs), 3),
+                       "max_seconds": round(max(w for w, _ in runs), 3), "runs": len(runs),
+                       "rows_caught_up": [r for _, r in runs]}
+            for strategy, runs in found.items()}
 
 
 def cpu_medians(contenders):
@@ -235,6 +257,7 @@ def main():
         refresh["step_medians"] = refresh_step_medians(args.work)
         swap = series("refresh_swap", "dbrefresh")
         refresh["swap_seconds"] = [r["seconds"] for r in swap]
+        refresh["lock_window"] = lock_windows(args.work)
         refresh["unavailable_window"] = {
             "schema": unavailable_window(os.path.join(args.work, "refresh-report-schema.json")),
             "swap": unavailable_window(os.path.join(args.work, "refresh-report-swap.json")),
@@ -306,6 +329,11 @@ def main():
         if refresh.get("step_medians"):
             print("refresh steps (median s over the timed runs): " +
                   ", ".join(f"{s['step']} {s['median_seconds']:.2f}" for s in refresh["step_medians"]))
+        for strategy, w in (refresh.get("lock_window") or {}).items():
+            print(f"catch-up lock window ({strategy}): median {w['median_seconds']} s, max {w['max_seconds']} s over "
+                  f"{w['runs']} run(s) (target <= 1 s at scale 1), rows caught up {w['rows_caught_up']}")
+        if not refresh.get("lock_window"):
+            print("catch-up lock window: not found in the reports")
         for strategy, w in (refresh.get("unavailable_window") or {}).items():
             if w and "window_seconds" in w:
                 print(f"unavailable window ({strategy}): {w['window_seconds']} s ({' + '.join(map(str, w['window_steps']))})")

@@ -1,6 +1,8 @@
 // Triggers, log and catch-up reads of the change capture (see change_capture.h).
 #include "refresh/change_capture.h"
 
+#include <functional>
+
 #include "catalog/catalog.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -78,49 +80,66 @@ TableChanges ReadTableChanges(pqxx::transaction_base& tx, const std::string& sch
 
 }  // namespace
 
-std::vector<std::string> InstallCapture(pqxx::connection& target, const std::string& schema,
-                                        const std::vector<std::string>& tables, int lock_timeout_seconds) {
+namespace {
+
+std::vector<std::string> InstallOnce(pqxx::connection& target, const std::string& schema,
+                                     const std::vector<std::string>& tables, int lock_timeout_seconds) {
   std::vector<std::string> warnings;
-  try {
-    pqxx::work tx(target);
-    tx.exec("SET LOCAL lock_timeout = '" + std::to_string(lock_timeout_seconds) + "s'");
-    tx.exec(std::string("DROP SCHEMA IF EXISTS ") + sql::QuoteIdent(kCaptureSchema) + " CASCADE");
-    tx.exec(std::string("CREATE SCHEMA ") + sql::QuoteIdent(kCaptureSchema));
-    int n = 0;
-    for (const auto& name : tables) {
-      auto info = catalog::ReadTable(tx, schema, name);
-      if (!info) continue;  // the snapshot says which preserved table is missing
-      const ConstraintInfo* pk = info->PrimaryKey();
-      if (!pk) {
-        warnings.push_back("table " + schema + "." + name + " has no primary key: writes to it during the refresh "
-                           "cannot be caught up; the snapshot keeps it as it was when taken");
-        continue;
-      }
-      for (const auto& c : pk->columns) {
-        if ((name + c).find('$') != std::string::npos) throw Failure("cannot capture changes of " + name + ": a '$' in its name");
-      }
-      const std::string function = sql::QualifiedName(kCaptureSchema, "record_" + std::to_string(++n));
-      // Typed like the key: the logged values compare with the table's and print as the snapshot's.
-      tx.exec("CREATE TABLE " + CaptureTable(name) + " AS SELECT " + Joined(pk->columns, "", ", ") + " FROM " +
-              sql::QualifiedName(schema, name) + " WITH NO DATA");
-      tx.exec("ALTER TABLE " + CaptureTable(name) + " ADD COLUMN dbrefresh_seq bigint GENERATED ALWAYS AS IDENTITY");
-      tx.exec(TriggerFunction(function, name, pk->columns));
-      tx.exec("CREATE TRIGGER dbrefresh_capture AFTER INSERT OR UPDATE OR DELETE ON " + sql::QualifiedName(schema, name) +
-              " FOR EACH ROW EXECUTE FUNCTION " + function + "()");
+  pqxx::work tx(target);
+  tx.exec("SET LOCAL lock_timeout = '" + std::to_string(lock_timeout_seconds) + "s'");
+  tx.exec(std::string("DROP SCHEMA IF EXISTS ") + sql::QuoteIdent(kCaptureSchema) + " CASCADE");
+  tx.exec(std::string("CREATE SCHEMA ") + sql::QuoteIdent(kCaptureSchema));
+  int n = 0;
+  for (const auto& name : tables) {
+    auto info = catalog::ReadTable(tx, schema, name);
+    if (!info) continue;  // the snapshot says which preserved table is missing
+    const ConstraintInfo* pk = info->PrimaryKey();
+    if (!pk) {
+      warnings.push_back("table " + schema + "." + name + " has no primary key: writes to it during the refresh "
+                         "cannot be caught up; the snapshot keeps it as it was when taken");
+      continue;
     }
-    tx.commit();
-  } catch (const Error&) {
-    throw;
-  } catch (const pqxx::sql_error& e) {
-    if (e.sqlstate() == "55P03") {
-      throw Failure("could not install the change capture on the target within " + std::to_string(lock_timeout_seconds) +
-                    " s: another session holds a lock on a preserved table; nothing was changed");
+    for (const auto& c : pk->columns) {
+      if ((name + c).find('$') != std::string::npos) throw Failure("cannot capture changes of " + name + ": a '$' in its name");
     }
-    RethrowDatabaseError("installing the change capture on the target");
-  } catch (...) {
-    RethrowDatabaseError("installing the change capture on the target");
+    const std::string function = sql::QualifiedName(kCaptureSchema, "record_" + std::to_string(++n));
+    // Typed like the key: the logged values compare with the table's and print as the snapshot's.
+    tx.exec("CREATE TABLE " + CaptureTable(name) + " AS SELECT " + Joined(pk->columns, "", ", ") + " FROM " +
+            sql::QualifiedName(schema, name) + " WITH NO DATA");
+    tx.exec("ALTER TABLE " + CaptureTable(name) + " ADD COLUMN dbrefresh_seq bigint GENERATED ALWAYS AS IDENTITY");
+    tx.exec(TriggerFunction(function, name, pk->columns));
+    tx.exec("CREATE TRIGGER dbrefresh_capture AFTER INSERT OR UPDATE OR DELETE ON " + sql::QualifiedName(schema, name) +
+            " FOR EACH ROW EXECUTE FUNCTION " + function + "()");
   }
+  tx.commit();
   return warnings;
+}
+
+}  // namespace
+
+std::vector<std::string> InstallCapture(pqxx::connection& target, const std::string& schema,
+                                        const std::vector<std::string>& tables, int lock_timeout_seconds,
+                                        const std::function<void()>& before_attempt) {
+  constexpr int kAttempts = 3;
+  for (int attempt = 1;; ++attempt) {
+    if (before_attempt) before_attempt();
+    try {
+      return InstallOnce(target, schema, tables, lock_timeout_seconds);
+    } catch (const Error&) {
+      throw;
+    } catch (const pqxx::sql_error& e) {
+      if (e.sqlstate() != "55P03" && e.sqlstate() != "40P01") RethrowDatabaseError("installing the change capture on the target");
+      log::Warn("could not lock the preserved tables to install the change capture within the lock timeout; nothing "
+                "was changed", {{"attempt", attempt}, {"of", kAttempts}});
+      if (attempt >= kAttempts) break;
+    } catch (...) {
+      RethrowDatabaseError("installing the change capture on the target");
+    }
+  }
+  throw Failure("could not install the change capture on the target within " + std::to_string(lock_timeout_seconds) +
+                " s (" + std::to_string(kAttempts) + " attempts): other sessions hold locks on the preserved tables. "
+                "The target is unchanged. Stop them, or re-run with --terminate-connections to end every other "
+                "session on the target database");
 }
 
 bool HasCapture(pqxx::transaction_base& tx) {

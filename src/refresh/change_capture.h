@@ -10,6 +10,7 @@
 // successor resumes from that snapshot with that log.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,10 +24,13 @@ namespace dbrefresh {
 constexpr const char* kCaptureSchema = "dbrefresh_capture";
 
 // Creates the capture anew (an earlier run's log is dropped) for each of `tables` in `schema`
-// that has a primary key, in one transaction with lock_timeout; returns warnings for the tables
-// it cannot capture (no primary key). Must commit before the snapshot's transaction begins.
+// that has a primary key, in one transaction with lock_timeout (a trigger locks its table against
+// writes for a moment); returns warnings for the tables it cannot capture (no primary key). Must
+// commit before the snapshot's transaction begins. Three attempts, `before_attempt` before each
+// (ending other sessions, with --terminate-connections); Failure (1) when all three time out.
 std::vector<std::string> InstallCapture(pqxx::connection& target, const std::string& schema,
-                                        const std::vector<std::string>& tables, int lock_timeout_seconds);
+                                        const std::vector<std::string>& tables, int lock_timeout_seconds,
+                                        const std::function<void()>& before_attempt = {});
 
 // Whether the target has a capture (installed by this run, or by the killed run it resumes).
 bool HasCapture(pqxx::transaction_base& tx);

@@ -301,7 +301,11 @@ void RefreshRun::SnapshotStep(StepRecord& step) {
   std::vector<std::string> tables;
   for (const auto& p : config_.preserve) tables.push_back(p.table);
   // Before the snapshot's transaction begins: every later write to a preserved table is logged.
-  for (const auto& w : InstallCapture(*sessions_->target.conn, config_.schema, tables, config_.lock_timeout_seconds)) {
+  auto end_others = [&] {
+    if (config_.terminate_connections) TerminateOtherSessions(*sessions_->target.conn, sessions_->target.dbname);
+  };
+  for (const auto& w : InstallCapture(*sessions_->target.conn, config_.schema, tables, config_.lock_timeout_seconds,
+                                      end_others)) {
     step.warnings.push_back(w);
     log::Warn(w);
   }
