@@ -34,8 +34,12 @@ superuser "$DBREFRESH_TEST_PROD_PORT" "CREATE DATABASE cas_prod TEMPLATE cas_tem
 superuser "$DBREFRESH_TEST_PREPROD_PORT" "CREATE DATABASE cas_preprod TEMPLATE cas_template OWNER cas_admin"
 superuser "$DBREFRESH_TEST_PREPROD_PORT" "CREATE DATABASE cas_preprod_today TEMPLATE cas_template OWNER cas_admin"
 
-# Passwords travel in the environment, never on a command line.
-export PGPASSWORD="$DBREFRESH_TEST_PASSWORD"
+# Passwords never travel on a command line: here in a password file (libpq's .pgpass format), which
+# the post-restore command below can read too (dbrefresh gives it no password of its own).
+umask 077
+printf '127.0.0.1:*:*:cas_admin:%s\n' "$DBREFRESH_TEST_PASSWORD" > "$work/pgpass"
+export PGPASSFILE="$work/pgpass"
+unset PGPASSWORD
 source_url="host=127.0.0.1 port=$DBREFRESH_TEST_PROD_PORT dbname=cas_prod user=cas_admin"
 target_url="host=127.0.0.1 port=$DBREFRESH_TEST_PREPROD_PORT dbname=cas_preprod user=cas_admin"
 today_url="host=127.0.0.1 port=$DBREFRESH_TEST_PREPROD_PORT dbname=cas_preprod_today user=cas_admin"
