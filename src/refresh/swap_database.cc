@@ -98,7 +98,8 @@ ConnectionSpec CreateFreshDatabase(const ConnectionSpec& target, const SwapNames
     RethrowDatabaseError("reading the target database's encoding");
   }
   const std::string fresh = sql::QuoteIdent(names.fresh);
-  Exec(maintenance, "DROP DATABASE IF EXISTS " + fresh, "dropping the leftover database " + names.fresh);
+  // WITH (FORCE): a killed run's pg_restore may still have sessions there (a CREATE INDEX, say).
+  Exec(maintenance, "DROP DATABASE IF EXISTS " + fresh + " WITH (FORCE)", "dropping the leftover database " + names.fresh);
   Exec(maintenance, "CREATE DATABASE " + fresh + " TEMPLATE template0 ENCODING " + sql::QuoteLiteral(encoding) +
                         " LC_COLLATE " + sql::QuoteLiteral(collate) + " LC_CTYPE " + sql::QuoteLiteral(ctype),
        "creating the database " + names.fresh + " (strategy swap needs CREATEDB)");
