@@ -1,17 +1,15 @@
 // `dbrefresh seed-sql FILE.db [--target T] [--out FILE.sql]`: an idempotent script of a snapshot's rows.
-#include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <map>
-
-#include <sys/stat.h>
 
 #include "catalog/catalog.h"
 #include "cli/command_line.h"
 #include "cli/commands.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/private_file.h"
 #include "connect/pg_session.h"
+#include "restore/type_resolution.h"
 #include "seed/seed_plan.h"
 #include "seed/seed_writer.h"
 
@@ -30,6 +28,7 @@ std::map<std::string, TableMapping> TargetMappings(const SnapshotReader& snapsho
       if (!current) throw BlockedError("table " + t.info.schema + "." + t.info.name + " not found in " + session.masked);
       const PreserveSpec* spec = config.FindPreserve(t.info.name);
       mappings[t.info.name] = PlanTableMapping(t.info, *current, spec ? spec->defaults : std::map<std::string, std::string>{});
+      RequireTypesResolve(tx, t, mappings[t.info.name], snapshot.path());
     }
   } catch (...) {
     RethrowDatabaseError("reading the columns of " + session.masked);
@@ -76,14 +75,9 @@ int RunSeedSql(int argc, char** argv) {
     WriteScript(std::cout, snapshot, config, adapt);
     return 0;
   }
-  const std::string partial = *out_path + ".partial";
-  {
-    std::ofstream out(partial, std::ios::trunc);
-    ::chmod(partial.c_str(), 0600);
-    WriteScript(out, snapshot, config, adapt);
-    if (!out.flush()) throw Failure("cannot write " + partial);
-  }
-  if (std::rename(partial.c_str(), out_path->c_str()) != 0) throw Failure("cannot move seed SQL into place at " + *out_path);
+  PrivateFile out(*out_path);
+  WriteScript(out.stream(), snapshot, config, adapt);
+  out.Commit();
   log::Info("seed SQL written", {{"file", *out_path}});
   return 0;
 }

@@ -3,6 +3,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "common/error.h"
@@ -39,7 +40,62 @@ std::optional<ConnectionSpec> FromJobVariables(Side side, const Environment& env
 
 using OptionsPtr = std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)>;
 
+bool StartsWith(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
+
+bool IsUri(const std::string& conninfo) {
+  return StartsWith(conninfo, "postgresql://") || StartsWith(conninfo, "postgres://");
+}
+
+// A URI whose user or password holds an unencoded '@' or '/' is split by libpq in the wrong
+// place: part of the password becomes the host or the database, and would be printed as such.
+// The signs: a host, port or dbname that holds '@', or a user-info part with more than one '@'.
+// (A ':' inside the password is read right: libpq splits user-info at its first ':'.)
+bool LibpqMisreadsUri(const std::string& conninfo, const std::map<std::string, std::string>& values) {
+  if (!IsUri(conninfo)) return false;
+  const size_t start = conninfo.find("://") + 3;
+  const size_t end = conninfo.find_first_of("/?", start);
+  const std::string authority = conninfo.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  if (std::count(authority.begin(), authority.end(), '@') > 1) return true;
+  for (const char* key : {"host", "port", "dbname"}) {
+    auto it = values.find(key);
+    if (it != values.end() && it->second.find('@') != std::string::npos) return true;
+  }
+  return false;
+}
+
+// Checks what libpq would do with a connection before anything uses it. The value is never
+// repeated: it may hold a password.
+void ValidateConnection(const ConnectionSpec& spec) {
+  std::map<std::string, std::string> values;
+  try {
+    values = ParseConninfo(spec.conninfo);
+  } catch (const dbrefresh::Error& e) {
+    throw UsageError(spec.origin + ": " + e.what());
+  }
+  if (LibpqMisreadsUri(spec.conninfo, values)) {
+    throw UsageError(spec.origin + ": the URI's user or password holds an unencoded '@' or '/', which libpq would read "
+                     "as part of the host or database; percent-encode them (@ as %40, / as %2F) (the value is not shown)");
+  }
+  auto dbname = values.find("dbname");
+  if (dbname != values.end() &&
+      (IsUri(dbname->second) || dbname->second.find('=') != std::string::npos)) {
+    // pg_dump and pg_restore would expand it as a connection string of its own; dbrefresh would not.
+    throw UsageError(spec.origin + ": the database name holds a URI or a key=value connection string; give the "
+                     "connection itself instead (the value is not shown)");
+  }
+}
+
 }  // namespace
+
+std::vector<std::string> SecretConninfoKeywords() {
+  std::vector<std::string> secrets;
+  OptionsPtr defaults(PQconndefaults(), &PQconninfoFree);
+  for (PQconninfoOption* o = defaults.get(); o && o->keyword; ++o) {
+    if (o->dispchar && o->dispchar[0] == '*') secrets.push_back(o->keyword);
+  }
+  if (secrets.empty()) secrets = {"password", "sslpassword"};
+  return secrets;
+}
 
 Environment ProcessEnvironment() {
   Environment env;
@@ -54,11 +110,17 @@ Environment ProcessEnvironment() {
 std::optional<ConnectionSpec> ResolveConnection(Side side, const std::optional<std::string>& flag,
                                                 const Environment& env) {
   const bool source = side == Side::kSource;
-  if (flag && !flag->empty()) return ConnectionSpec{*flag, source ? "--source" : "--target"};
+  std::optional<ConnectionSpec> spec;
   const std::string var = source ? "DBREFRESH_SOURCE_URL" : "DBREFRESH_TARGET_URL";
-  const std::string url = Get(env, var);
-  if (!url.empty()) return ConnectionSpec{url, var};
-  return FromJobVariables(side, env);
+  if (flag && !flag->empty()) {
+    spec = ConnectionSpec{*flag, source ? "--source" : "--target"};
+  } else if (!Get(env, var).empty()) {
+    spec = ConnectionSpec{Get(env, var), var};
+  } else {
+    spec = FromJobVariables(side, env);
+  }
+  if (spec) ValidateConnection(*spec);
+  return spec;
 }
 
 ConnectionSpec RequireConnection(Side side, const std::optional<std::string>& flag, const Environment& env) {
@@ -120,10 +182,17 @@ std::string MaskedConnection(const std::string& conninfo) {
 
 SplitConninfo SplitPassword(const std::string& conninfo) {
   SplitConninfo split;
+  const auto secrets = SecretConninfoKeywords();
   for (const auto& [key, value] : ParseConninfo(conninfo)) {
     if (key == "password") {
       split.password = value;
       continue;
+    }
+    if (std::find(secrets.begin(), secrets.end(), key) != secrets.end()) {
+      // libpq reads no environment variable for it, so a child could only get it on its command line.
+      throw UsageError("the connection sets " + key + ", a secret that pg_dump and pg_restore could only be given on "
+                       "their command line, where other users see it; use a key without a passphrase, or a service "
+                       "file (PGSERVICEFILE) holding it");
     }
     if (!split.without_password.empty()) split.without_password += ' ';
     split.without_password += key + "=" + QuoteConninfoValue(value);

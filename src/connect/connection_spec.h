@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace dbrefresh {
 
@@ -22,6 +23,9 @@ Environment ProcessEnvironment();
 // Resolves a side's connection: the flag wins, then DBREFRESH_SOURCE_URL / DBREFRESH_TARGET_URL,
 // then DB_HOST/DB_PORT/DB_NAME/DB_USER/DB_PASS (with the suffix _PREPROD for the target).
 // Returns nullopt when none is given; the caller decides whether that is a usage error.
+// UsageError (exit 2), naming the flag or variable and never the value, when libpq cannot parse it,
+// when it is a URI that libpq misreads (an unencoded '@' or '/' in its user or password puts part
+// of the password in the host or database), or when its dbname holds a URI or key=value string.
 std::optional<ConnectionSpec> ResolveConnection(Side side, const std::optional<std::string>& flag,
                                                 const Environment& env);
 
@@ -36,8 +40,13 @@ std::map<std::string, std::string> ParseConninfo(const std::string& conninfo);
 // A conninfo libpq cannot parse renders as "<unparseable connection string>".
 std::string MaskedConnection(const std::string& conninfo);
 
+// The keywords libpq marks as secret (password, sslpassword, ...), which never go in any output
+// nor on a child's command line.
+std::vector<std::string> SecretConninfoKeywords();
+
 // The conninfo without its password, as keyword/value text, plus the password on its own,
 // so a child process gets the first on its command line and the second in PGPASSWORD.
+// UsageError when it holds another secret keyword, which a child could only get on its command line.
 struct SplitConninfo {
   std::string without_password;
   std::optional<std::string> password;

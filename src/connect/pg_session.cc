@@ -3,6 +3,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/session_settings.h"
 
 namespace dbrefresh {
 namespace {
@@ -15,6 +16,26 @@ std::string FirstLine(const std::string& text) {
   return line;
 }
 
+// Pins the text settings and turns row security off (as pg_dump does), then checks that they took:
+// a connection pooler that drops session SETs must not make dbrefresh read 13/08/2025 as text.
+void PinSessionSettings(pqxx::nontransaction& tx, const std::string& masked) {
+  tx.exec(PinnedSettingsSql() + " SET row_security = off;");
+  std::string query = "SELECT current_setting('row_security')";
+  for (const auto& s : PinnedSessionSettings()) query += ", current_setting('" + s.name + "')";
+  const auto row = tx.exec(query)[0];
+  std::string wrong;
+  if (row[0].as<std::string>() != "off") wrong = "row_security = " + row[0].as<std::string>();
+  for (size_t i = 0; i < PinnedSessionSettings().size(); ++i) {
+    const auto& s = PinnedSessionSettings()[i];
+    const std::string now = row[static_cast<int>(i + 1)].as<std::string>();
+    if (now != s.value) wrong += (wrong.empty() ? "" : ", ") + s.name + " = " + now;
+  }
+  if (!wrong.empty()) {
+    throw Failure("the session settings did not take on " + masked + " (" + wrong +
+                  "; a connection pooler dropping SET?): refusing to read or write values as text");
+  }
+}
+
 }  // namespace
 
 PgSession OpenSession(const ConnectionSpec& spec, Access access) {
@@ -25,6 +46,7 @@ PgSession OpenSession(const ConnectionSpec& spec, Access access) {
     session.conn = std::make_unique<pqxx::connection>(spec.conninfo);
     pqxx::nontransaction tx(*session.conn);
     tx.exec("SET application_name = 'dbrefresh'");
+    PinSessionSettings(tx, session.masked);
     if (access == Access::kReadOnly) {
       tx.exec("SET default_transaction_read_only = on");
     }

@@ -22,7 +22,9 @@ struct PgSession {
   std::string dbname;   // current_database()
 };
 
-// Connects and, for kReadOnly, sets default_transaction_read_only so a write fails at the server.
+// Connects, pins the session's text settings (common/session_settings.h) and row_security = off,
+// checks that they took (Failure otherwise), and, for kReadOnly, sets default_transaction_read_only
+// so a write fails at the server.
 // On failure throws ConnectionError (exit 3) with libpq's reason and the masked connection.
 PgSession OpenSession(const ConnectionSpec& spec, Access access);
 

@@ -1,6 +1,7 @@
 // Locating the PostgreSQL client programs and comparing their major version with the servers'.
 #include "process/pg_tools.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <regex>
 
@@ -101,7 +102,10 @@ ProcessSpec PgCommand(const PgTools& tools, const std::string& program, const Co
   spec.argv = {tools.Path(program)};
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
   spec.argv.push_back("--dbname=" + split.without_password);
-  spec.password = split.password;
+  // The child inherits no PGPASSWORD (process_runner.cc): a password that libpq would have taken
+  // from ours is this connection's, so it is passed on explicitly.
+  const char* inherited = std::getenv("PGPASSWORD");
+  spec.password = split.password ? split.password : (inherited ? std::optional<std::string>(inherited) : std::nullopt);
   return spec;
 }
 

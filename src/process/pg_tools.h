@@ -40,7 +40,9 @@ void RequireToolNotOlder(ProcessRunner& runner, const PgTools& tools, const std:
                          const std::string& server_role, int server_version_num);
 
 // A ProcessSpec for a PostgreSQL client program that connects to `connection`: the conninfo
-// without its password as --dbname=..., the password (if any) in PGPASSWORD. `args` come before
+// without its password as --dbname=..., the password (the conninfo's, else our PGPASSWORD) in
+// PGPASSWORD. UsageError when the conninfo holds another secret (sslpassword, ...), which could
+// only go on the command line. `args` come before
 // --dbname. UsageError when the conninfo cannot be parsed.
 ProcessSpec PgCommand(const PgTools& tools, const std::string& program, const ConnectionSpec& connection,
                       const std::vector<std::string>& args);

@@ -197,9 +197,16 @@ std::string MaskedArgument(const std::string& arg) {
   return ShellQuoted(MaskedConnection(arg));
 }
 
-// The child's environment: ours, with the spec's additions and PGPASSWORD.
+// The variables that carry a connection's secrets into dbrefresh. No child inherits them: pg_dump
+// gets the source's password and pg_restore the target's, each as ProcessSpec::password, and the
+// post-restore command gets neither (README, "What the post-restore command receives").
+const char* const kSecretVariables[] = {"PGPASSWORD", "DB_PASS", "DB_PASS_PREPROD", "DBREFRESH_SOURCE_URL",
+                                        "DBREFRESH_TARGET_URL"};
+
+// The child's environment: ours without the secret variables, with the spec's additions and PGPASSWORD.
 std::vector<std::string> ChildEnvironment(const ProcessSpec& spec) {
   Environment env = ProcessEnvironment();
+  for (const char* secret : kSecretVariables) env.erase(secret);
   for (const auto& [key, value] : spec.env) env[key] = value;
   if (spec.password) env["PGPASSWORD"] = *spec.password;
   std::vector<std::string> out;

@@ -2,21 +2,19 @@
 // and writes whatever could not go in to the seed SQL file.
 #include "restore/restore_users.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <fstream>
+#include <memory>
+#include <ostream>
 
 #include "catalog/catalog.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/private_file.h"
 #include "connect/pg_session.h"
 #include "mapping/match_keys.h"
 #include "mapping/table_order.h"
 #include "restore/table_restore.h"
+#include "restore/type_resolution.h"
 #include "seed/seed_plan.h"
 #include "seed/seed_writer.h"
 
@@ -77,6 +75,7 @@ std::vector<TableRestorePlan> PlanAll(pqxx::work& tx, const SnapshotReader& snap
     }
     plans.push_back(PlanTable(*snapshot.FindTable(name), std::move(*target), config, plans,
                               static_cast<int>(plans.size())));
+    RequireTypesResolve(tx, *plans.back().snapshot, plans.back().mapping, snapshot.path());
   }
   return plans;
 }
@@ -97,15 +96,12 @@ void LogPlan(const TableRestorePlan& plan) {
   }
 }
 
-// Writes the rows that could not go in to `<path>.partial`, renamed into place by the caller.
+// Writes the rows that could not go in to `out` (a PrivateFile the caller renames into place).
 long long WriteSeedFile(pqxx::work& tx, const SnapshotReader& snapshot, const Config& config,
-                        const std::vector<TableRestorePlan>& plans, const std::string& partial_path,
-                        const std::string& masked) {
+                        const std::vector<TableRestorePlan>& plans, std::ostream& out, const std::string& masked) {
   std::map<std::string, TableMapping> mappings;
   for (const auto& p : plans) mappings[p.target.name] = p.mapping;
   auto seed_tables = PlanSeedTables(snapshot, config, &mappings);
-  std::ofstream out(partial_path, std::ios::trunc);
-  ::chmod(partial_path.c_str(), 0600);
   SeedWriter writer(out);
   writer.Begin({"dbrefresh " DBREFRESH_VERSION ": rows of " + snapshot.path() + " that restore-users could not insert",
                 "into " + masked + "; each row's reason is the comment above it. Fix the cause, then run this file."});
@@ -122,8 +118,6 @@ long long WriteSeedFile(pqxx::work& tx, const SnapshotReader& snapshot, const Co
     total += failed;
   }
   writer.End();
-  out.close();
-  if (!out) throw Failure("cannot write seed SQL " + partial_path + ": " + std::strerror(errno));
   return total;
 }
 
@@ -157,14 +151,57 @@ nlohmann::json ToJson(const TableOutcome& o) {
           {"columns_defaulted", defaulted}};
 }
 
-RestoreOutcome RestoreUsers(const SnapshotReader& snapshot, const ConnectionSpec& target, const Config& config,
-                            const RestoreOptions& options) {
-  PgSession session = OpenSession(target, Access::kReadWrite);
+namespace {
+
+// How many times a run that waited lock_timeout_seconds for a lock starts again before it gives up.
+constexpr int kLockAttempts = 3;
+
+// What a SQLSTATE that stops restore-users means, for the error line ("" when nothing plainer).
+std::string CauseOf(const std::string& state) {
+  if (state == "55P03") return "a lock wait timed out (lock_timeout_seconds): another session holds a lock on it";
+  if (state == "57014") return "a statement timed out or was cancelled";
+  if (state == "40P01") return "a deadlock with another session";
+  if (state == "40001") return "a serialization failure";
+  if (state == "53100") return "the server's disk is full";
+  if (state == "53200") return "the server is out of memory";
+  if (state.rfind("53", 0) == 0) return "the server ran out of resources";
+  if (state.rfind("57P", 0) == 0) return "the server is shutting down";
+  return "";
+}
+
+// A database error that stopped the run: one line naming the table and the cause, never the
+// DETAIL (it carries row values), plus the resume hint. Connection losses stay exit 3.
+[[noreturn]] void ThrowStopped(const pqxx::sql_error& e, const std::string& table, const std::string& masked,
+                               const pqxx::connection_base& conn) {
+  const std::string where = "restore-users into " + masked + (table.empty() ? "" : ", table " + table);
+  const std::string cause = CauseOf(e.sqlstate());
+  if (!conn.is_open() || e.sqlstate().rfind("08", 0) == 0 || e.sqlstate().rfind("57P", 0) == 0) {
+    try {
+      throw;
+    } catch (...) {
+      RethrowDatabaseError(where + (cause.empty() ? "" : ": " + cause) + "; rolled back, nothing written", conn);
+    }
+  }
+  const std::string text = e.what();
+  std::string first = text.substr(0, text.find('\n'));
+  while (!first.empty() && first.back() == ' ') first.pop_back();
+  throw Failure(where + ": " + (cause.empty() ? "" : cause + ": ") + first + " [SQLSTATE " + e.sqlstate() +
+                "]; rolled back, nothing written; run restore-users again once that is resolved");
+}
+
+// Thrown by RestoreOnce when a lock wait timed out, so that RestoreUsers can start again.
+struct LockTimedOut {
+  std::string table;
+};
+
+RestoreOutcome RestoreOnce(PgSession& session, const SnapshotReader& snapshot, const Config& config,
+                           const RestoreOptions& options, int attempt) {
   RestoreOutcome outcome;
   outcome.dry_run = options.dry_run;
   outcome.seed_path = options.seed_out.empty() ? DefaultSeedPath(snapshot.path()) : options.seed_out;
-  const std::string partial = outcome.seed_path + ".partial";
   const std::string schema = snapshot.Meta("schema").empty() ? config.schema : snapshot.Meta("schema");
+  std::string at_table;
+  std::unique_ptr<PrivateFile> seed_file;
   try {
     pqxx::work tx(*session.conn);
     tx.exec("SET LOCAL lock_timeout = '" + std::to_string(config.lock_timeout_seconds) + "s'");
@@ -172,12 +209,14 @@ RestoreOutcome RestoreUsers(const SnapshotReader& snapshot, const ConnectionSpec
     // keys against the target took 2.2 s so, 1.4 s in memory (about 75 MB, this transaction only).
     tx.exec("SET LOCAL work_mem = '128MB'");
     // Temp tables live in the session's own buffers (8 MB by default): a million keys would go
-    // through the disk. Settable only before the session's first temp table, which is just ahead.
-    tx.exec("SET LOCAL temp_buffers = '256MB'");
+    // through the disk. Settable only before the session's first temp table, which is just ahead
+    // (a second attempt keeps the first one's size: temp_buffers cannot change after that).
+    if (attempt == 1) tx.exec("SET LOCAL temp_buffers = '256MB'");
     // Concurrent runs of restore-users on one database take turns, so none inserts what another just did.
     tx.exec("SELECT pg_advisory_xact_lock(hashtext('dbrefresh restore-users'))");
     auto plans = PlanAll(tx, snapshot, config, schema, session.masked);
     for (const auto& plan : plans) {
+      at_table = plan.target.name;
       LogPlan(plan);
       TableOutcome table{plan.target.name, 0, 0, 0, 0, 0, plan.mapping};
       RestoreTable(tx, snapshot, plan, options.on_conflict, table, outcome.warnings);
@@ -187,9 +226,11 @@ RestoreOutcome RestoreUsers(const SnapshotReader& snapshot, const ConnectionSpec
       outcome.rows_to_seed += table.to_seed_sql;
       outcome.tables.push_back(std::move(table));
     }
+    at_table.clear();
     for (const auto& w : outcome.warnings) log::Warn(w);
     if (outcome.rows_to_seed > 0 && !options.dry_run) {
-      WriteSeedFile(tx, snapshot, config, plans, partial, session.masked);
+      seed_file = std::make_unique<PrivateFile>(outcome.seed_path);
+      WriteSeedFile(tx, snapshot, config, plans, seed_file->stream(), session.masked);
     }
     if (options.dry_run) {
       tx.abort();
@@ -197,15 +238,43 @@ RestoreOutcome RestoreUsers(const SnapshotReader& snapshot, const ConnectionSpec
     } else {
       tx.commit();
     }
+  } catch (const pqxx::sql_error& e) {
+    if (e.sqlstate() == "55P03" && session.conn->is_open()) throw LockTimedOut{at_table};
+    ThrowStopped(e, at_table, session.masked, *session.conn);
   } catch (...) {
-    std::remove(partial.c_str());
-    RethrowDatabaseError("restore-users into " + session.masked, *session.conn);
+    RethrowDatabaseError("restore-users into " + session.masked + (at_table.empty() ? "" : ", table " + at_table),
+                         *session.conn);
   }
-  if (outcome.rows_to_seed > 0 && !options.dry_run && std::rename(partial.c_str(), outcome.seed_path.c_str()) != 0) {
-    throw Failure("rows are committed but the seed SQL could not be moved to " + outcome.seed_path + ": " +
-                  std::strerror(errno) + " (it is at " + partial + ")");
+  if (seed_file) {
+    try {
+      seed_file->Commit();
+    } catch (const Error& e) {
+      throw Failure(std::string("rows are committed but the seed SQL could not be written: ") + e.what());
+    }
   }
   return outcome;
+}
+
+}  // namespace
+
+RestoreOutcome RestoreUsers(const SnapshotReader& snapshot, const ConnectionSpec& target, const Config& config,
+                            const RestoreOptions& options) {
+  PgSession session = OpenSession(target, Access::kReadWrite);
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return RestoreOnce(session, snapshot, config, options, attempt);
+    } catch (const LockTimedOut& stopped) {
+      const std::string table = stopped.table.empty() ? "" : ", table " + stopped.table;
+      if (attempt >= kLockAttempts) {
+        throw Failure("restore-users into " + session.masked + table + ": " + CauseOf("55P03") + " (waited " +
+                      std::to_string(config.lock_timeout_seconds) + " s, " + std::to_string(kLockAttempts) +
+                      " times); rolled back, nothing written; run restore-users again once the lock is released");
+      }
+      log::Warn("restore-users waited too long for a lock; rolled back, starting again",
+                {{"table", stopped.table}, {"lock_timeout_seconds", config.lock_timeout_seconds},
+                 {"attempt", attempt}, {"of", kLockAttempts}});
+    }
+  }
 }
 
 }  // namespace dbrefresh

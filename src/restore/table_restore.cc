@@ -40,7 +40,25 @@ std::vector<std::string> WrittenNames(const TableMapping& mapping) {
   return names;
 }
 
-bool IsConnectionLoss(const pqxx::sql_error& e) { return e.sqlstate().rfind("08", 0) == 0; }
+// Only errors caused by the data are narrowed down to rows: invalid values and constraint violations
+// (SQLSTATE classes 22 and 23), an exception a trigger raises for a row (P0001), a value too big for
+// an index (54000). A lock or statement timeout, a deadlock, a full disk or a shutdown says nothing
+// about the rows: it stops restore-users (see restore_users.cc), it never sends rows to the seed SQL.
+bool IsDataError(const pqxx::sql_error& e) {
+  const std::string& state = e.sqlstate();
+  return state.rfind("22", 0) == 0 || state.rfind("23", 0) == 0 || state == "P0001" || state == "54000";
+}
+
+// The log gets PostgreSQL's first line only: its DETAIL lines carry row values (personal data),
+// which go to the seed SQL's comments, and to the log only with --verbose.
+void LogRefusal(const std::string& message, const pqxx::sql_error& e, nlohmann::json fields) {
+  const std::string text = e.what();
+  fields["reason"] = OneLine(text.substr(0, text.find('\n')));
+  log::Info(message, fields);
+  if (text.find('\n') != std::string::npos && text.find_first_not_of(" \n", text.find('\n')) != std::string::npos) {
+    log::Debug("PostgreSQL's detail of that refusal", {{"table", fields.value("table", "")}, {"detail", OneLine(text)}});
+  }
+}
 
 // Runs one statement inside a savepoint (a libpqxx subtransaction): when PostgreSQL refuses it,
 // the outer transaction carries on without it. Plain exec only: in libpqxx 6.4, exec_params on a
@@ -62,7 +80,7 @@ long long RunRange(pqxx::work& tx, const TableRestorePlan& plan, const std::stri
     return ExecInSavepoint(tx, sql + " AND _row BETWEEN " + std::to_string(lo) + " AND " + std::to_string(hi))
         .affected_rows();
   } catch (const pqxx::sql_error& e) {
-    if (IsConnectionLoss(e)) throw;
+    if (!IsDataError(e)) throw;
     if (lo == hi) {
       tx.exec_params("INSERT INTO " + plan.Failed() + " VALUES ($1, $2)", lo, what + ": " + OneLine(e.what()));
       return 0;
@@ -80,9 +98,9 @@ long long RunWithRowFallback(pqxx::work& tx, const TableRestorePlan& plan, const
   try {
     return ExecInSavepoint(tx, sql + order).affected_rows();
   } catch (const pqxx::sql_error& e) {
-    if (IsConnectionLoss(e)) throw;
-    log::Info("a set-based step was refused; narrowing it down to the rows that cause it",
-              {{"table", plan.target.name}, {"step", what}, {"reason", OneLine(e.what())}});
+    if (!IsDataError(e)) throw;
+    LogRefusal("a set-based step was refused; narrowing it down to the rows that cause it", e,
+               {{"table", plan.target.name}, {"step", what}});
   }
   tx.exec("CREATE INDEX ON " + rows_table + " (_row)");
   auto bounds = tx.exec("SELECT min(_row), max(_row) FROM " + rows_table)[0];
@@ -180,9 +198,9 @@ bool CopyTypedRows(pqxx::work& tx, const SnapshotReader& snapshot, const TableRe
     attempt.commit();
     return true;
   } catch (const pqxx::sql_error& e) {
-    if (IsConnectionLoss(e)) throw;
-    log::Info("a value does not go straight into its column; staging the table as text to find the rows",
-              {{"table", plan.target.name}, {"reason", OneLine(e.what())}});
+    if (!IsDataError(e)) throw;
+    LogRefusal("a value does not go straight into its column; staging the table as text to find the rows", e,
+               {{"table", plan.target.name}});
     return false;
   }
 }
@@ -290,9 +308,9 @@ std::optional<long long> KeepOnlyRowsTheTargetLacks(pqxx::work& tx, const Snapsh
     }
     attempt.commit();
   } catch (const pqxx::sql_error& e) {
-    if (IsConnectionLoss(e)) throw;
-    log::Info("a key value does not go straight into its column; sending every row whole",
-              {{"table", plan.target.name}, {"reason", OneLine(e.what())}});
+    if (!IsDataError(e)) throw;
+    LogRefusal("a key value does not go straight into its column; sending every row whole", e,
+               {{"table", plan.target.name}});
     return std::nullopt;
   }
   RepointChildren(tx, plan, plan.Keys(), plan.pk);
@@ -403,12 +421,48 @@ std::string InsertOrder(const TableRestorePlan& plan) {
   return written(plan.pk) ? " ORDER BY " + IdentList(plan.pk, "y") : "";
 }
 
+long long CountNewRows(pqxx::work& tx, const TableRestorePlan& plan) {
+  return tx.exec("SELECT count(*) FROM " + plan.Typed() + " y WHERE y._class IS NULL AND NOT EXISTS (SELECT 1 FROM " +
+                 plan.Failed() + " f WHERE f._row = y._row)")[0][0].as<long long>();
+}
+
+// An INSERT that reports fewer rows than it was given lost some without an error: a BEFORE INSERT
+// trigger returning NULL, a DO INSTEAD NOTHING rule. Those rows are neither in the target nor
+// refused, so they go to the seed SQL with that reason, found by their primary key; without one
+// to find them by, restore-users stops (rolled back) rather than report them inserted.
+void AccountForSwallowedRows(pqxx::work& tx, const TableRestorePlan& plan, long long swallowed) {
+  const std::string reason = "cannot insert: the INSERT into " + plan.target.name +
+                             " reported the row as not inserted, without an error (a trigger returning NULL or a " +
+                             "DO INSTEAD rule on the table?)";
+  long long found = 0;
+  if (!plan.pk.empty()) {
+    found = tx.exec_params("INSERT INTO " + plan.Failed() + " SELECT y._row, $1 FROM " + plan.Typed() +
+                               " y WHERE y._class IS NULL AND NOT EXISTS (SELECT 1 FROM " + plan.Failed() +
+                               " f WHERE f._row = y._row) AND NOT EXISTS (SELECT 1 FROM " + plan.QualifiedTarget() +
+                               " t WHERE " + EqualOn(plan.pk, "t", "y") + ")",
+                           reason)
+                .affected_rows();
+  }
+  if (found != swallowed) {
+    throw Failure("table " + plan.target.name + ": " + std::to_string(swallowed) +
+                  " row(s) were not inserted and PostgreSQL gave no error (a trigger returning NULL or a DO INSTEAD "
+                  "rule on the table?), and they cannot be told apart by a primary key; rolled back, nothing written");
+  }
+  log::Warn("rows the INSERT did not insert, without an error, go to the seed SQL",
+            {{"table", plan.target.name}, {"rows", swallowed}});
+}
+
 void InsertNewRows(pqxx::work& tx, const TableRestorePlan& plan, TableOutcome& outcome) {
   const auto names = WrittenNames(plan.mapping);
   const std::string sql = "INSERT INTO " + plan.QualifiedTarget() + " (" + IdentList(names) + ")" +
                           (plan.mapping.overriding_system_value ? " OVERRIDING SYSTEM VALUE" : "") + " SELECT " +
                           IdentList(names, "y") + " FROM " + plan.Typed() + " y WHERE y._class IS NULL";
+  const long long given = CountNewRows(tx, plan);
   outcome.inserted = RunWithRowFallback(tx, plan, sql, plan.Typed(), "cannot insert", InsertOrder(plan));
+  // Every row given is inserted or refused (in Failed()); any other is swallowed.
+  if (outcome.inserted == given) return;
+  const long long swallowed = given - outcome.inserted - (given - CountNewRows(tx, plan));
+  if (swallowed > 0) AccountForSwallowedRows(tx, plan, swallowed);
 }
 
 // Identity and serial sequences must end past the highest value now in the table.

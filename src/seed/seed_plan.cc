@@ -33,8 +33,24 @@ std::vector<SeedColumn> ColumnsFromMapping(const TableMapping& mapping) {
   return columns;
 }
 
+// The type a parent's match value is cast to: with the target's mappings the target's own type of
+// that column (catalog text, never the snapshot's); without, the snapshot's, which the reader
+// accepted only as a strict type name. "" when the target lacks the column.
+std::string MatchType(const SnapshotTable& parent, size_t index,
+                      const std::map<std::string, TableMapping>* target_mappings) {
+  const ColumnInfo& column = parent.info.columns[index];
+  if (!target_mappings) return column.type;
+  auto mapping = target_mappings->find(parent.info.name);
+  if (mapping == target_mappings->end()) return "";
+  for (const auto& c : mapping->second.columns) {
+    if (c.column == column.name) return c.type;
+  }
+  return "";
+}
+
 // A child's single-column FK to a preserved parent that has a match key becomes a parent lookup.
-std::vector<ParentLookup> ParentLookups(const SnapshotReader& snapshot, const Config& config, const TableInfo& child) {
+std::vector<ParentLookup> ParentLookups(const SnapshotReader& snapshot, const Config& config, const TableInfo& child,
+                                        const std::map<std::string, TableMapping>* target_mappings) {
   std::vector<ParentLookup> lookups;
   for (const ConstraintInfo* fk : child.ForeignKeys()) {
     const SnapshotTable* parent = snapshot.FindTable(fk->ref_table);
@@ -47,8 +63,10 @@ std::vector<ParentLookup> ParentLookups(const SnapshotReader& snapshot, const Co
     for (const auto& column : match) {
       int index = IndexOf(parent->info, column);
       if (index < 0) break;
+      const std::string type = MatchType(*parent, static_cast<size_t>(index), target_mappings);
+      if (type.empty()) break;
       indexes.push_back(index);
-      types.push_back(parent->info.columns[static_cast<size_t>(index)].type);
+      types.push_back(type);
     }
     if (indexes.size() != match.size()) continue;
     const std::string ref_column = fk->ref_columns[0];
@@ -75,7 +93,7 @@ std::vector<SeedTable> PlanSeedTables(const SnapshotReader& snapshot, const Conf
   std::vector<SeedTable> plans;
   for (const auto& name : OrderParentsFirst(infos)) {
     const TableInfo& info = snapshot.FindTable(name)->info;
-    SeedTable seed{info.schema, name, {}, false, {}, ParentLookups(snapshot, config, info), {}};
+    SeedTable seed{info.schema, name, {}, false, {}, ParentLookups(snapshot, config, info, target_mappings), {}};
     auto mapping = target_mappings ? target_mappings->find(name) : std::map<std::string, TableMapping>::const_iterator();
     if (target_mappings && mapping != target_mappings->end()) {
       seed.columns = ColumnsFromMapping(mapping->second);

@@ -1,6 +1,7 @@
 // Seed SQL text generation (see seed_writer.h).
 #include "seed/seed_writer.h"
 
+#include "common/session_settings.h"
 #include "common/sql_text.h"
 
 namespace dbrefresh {
@@ -24,7 +25,8 @@ void SeedWriter::Begin(const std::vector<std::string>& header_lines) {
   for (const auto& line : header_lines) out_ << "-- " << sql::CommentText(line) << "\n";
   out_ << "-- Idempotent: run with psql -v ON_ERROR_STOP=1 -f FILE; a second run changes nothing.\n"
        << "SET standard_conforming_strings = on;\n"
-       << "SET client_encoding = 'UTF8';\n"
+       << "-- The values below are PostgreSQL's text under these settings, whatever the database's defaults.\n"
+       << PinnedSettingsSql("\n") << "\n"
        << "BEGIN;\n";
 }
 

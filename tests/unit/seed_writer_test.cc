@@ -31,6 +31,19 @@ TEST(SeedWriter, WrapsEverythingInOneTransaction) {
   EXPECT_NE(out.str().find("standard_conforming_strings = on"), std::string::npos);
 }
 
+TEST(SeedWriter, PinsTheSessionSettingsTheValuesWerePrintedUnderBeforeBegin) {
+  std::ostringstream out;
+  SeedWriter w(out);
+  w.Begin({"header"});
+  w.End();
+  const std::string text = out.str();
+  for (const char* set : {"SET DateStyle = 'ISO, MDY';", "SET IntervalStyle = 'postgres';", "SET extra_float_digits = '3';",
+                          "SET client_encoding = 'UTF8';"}) {
+    EXPECT_NE(text.find(std::string("\n") + set + "\n"), std::string::npos) << set;
+    EXPECT_LT(text.find(set), text.find("BEGIN;")) << set;
+  }
+}
+
 TEST(SeedWriter, ChildFindsItsParentByTheParentsUniqueKey) {
   std::ostringstream out;
   SeedWriter(out).Row(Roles(), {std::string("r1"), std::string("u1"), std::string("CAS1_ASSESSOR")});
