@@ -222,7 +222,8 @@ TEST(Snapshot, FailedSnapshotLeavesAnEarlierFileUnchanged) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
-    std::vector<std::string> args = {"snapshot", "--out", out};
+    // --force: replacing the earlier file is wanted; the failure must still leave it as it was.
+    std::vector<std::string> args = {"snapshot", "--out", out, "--force"};
     args.insert(args.end(), c.args.begin(), c.args.end());
     auto result = RunDbrefresh(args);
     EXPECT_EQ(result.exit_code, c.exit_code) << result.all();
