@@ -447,12 +447,20 @@ TEST_F(KnownIssue, KnownIssue_NamesakesKeepTheirRolesWithRefresh) {
 TEST_F(KnownIssue, KnownIssue_NewerMigrationsAreReappliedAndTheirColumnsRefilled) {
   ScopedDatabase original(Cluster::kPreprod, "rf_original");
   const std::string migrate = std::string(DBREFRESH_SOURCE_DIR) + "/scripts/load-testdata.sh";
+  // The post-restore command gets no database password from dbrefresh (issue 14): the migrations it
+  // runs find theirs in a password file, as a deployment brings its own credentials.
+  TempDir secrets;
+  std::string escaped;
+  for (char c : Password()) escaped += (c == ':' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+  const std::string pgpass = secrets.File("pgpass");
+  WriteText(pgpass, "*:*:*:*:" + escaped + "\n");
+  ::chmod(pgpass.c_str(), 0600);
   auto r = RunDbrefresh({"refresh", "--confirm-target", preprod().name(), "--snapshot-dir", snapshots_.path(),
                          "--post-restore-command=" + migrate, "--post-restore-command=--migrate",
                          "--post-restore-command=preprod", "--post-restore-command=" + preprod().conninfo(),
                          "--wait-for-migrations", "60"},
                         {{"DBREFRESH_SOURCE_URL", prod().url()}, {"DBREFRESH_TARGET_URL", preprod().url()},
-                         {"PGPASSWORD", Password()}});
+                         {"PGPASSWORD", Password()}, {"PGPASSFILE", pgpass}});
   ExpectNoPassword(r.all(), "refresh output");
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_TRUE(Contains(r.err, "the target had migrations the source lacks")) << r.err;
