@@ -266,6 +266,28 @@ TEST_P(LivePreprodKill, TheSameCommandAgainResumesFromTheKilledRunsSnapshotAndKe
   RecordProperty("mark_after_kill", RefreshMark(Cluster::kPreprod, Preprod().name()));
   EXPECT_NE(RefreshMark(Cluster::kPreprod, Preprod().name()), "") << "the target is marked as being refreshed";
 
+  // Someone taking a snapshot by hand meanwhile is refused: it would hold prod's people, or none.
+  const std::string by_hand = files_.File("by-hand.db");
+  auto snapshot = RunDbrefresh({"snapshot", "--target", Preprod().url(), "--out", by_hand});
+  EXPECT_EQ(snapshot.exit_code, 4) << snapshot.all();
+  EXPECT_TRUE(Contains(LastLine(snapshot.err), "refresh")) << "names the command that resumes: " << snapshot.err;
+  EXPECT_FALSE(Exists(by_hand));
+
+  // The same command where the snapshot is not (another pod's volume): refused, naming the file; nothing changed.
+  if (moment == Moment::kUsersDropped) {
+    const std::string away = files_.File("away.db");
+    std::filesystem::rename(killed_runs_snapshot, away);
+    const std::string mark = RefreshMark(Cluster::kPreprod, Preprod().name());
+    auto elsewhere = Run(args);
+    EXPECT_EQ(elsewhere.exit_code, 4) << elsewhere.all();
+    const std::string file_name = std::filesystem::path(killed_runs_snapshot).filename().string();
+    EXPECT_TRUE(Contains(LastLine(elsewhere.err), file_name)) << "names the snapshot: " << elsewhere.err;
+    EXPECT_TRUE(UsersDropped()) << "nothing changed";
+    EXPECT_EQ(RefreshMark(Cluster::kPreprod, Preprod().name()), mark);
+    EXPECT_TRUE(Snapshots().empty()) << "no new snapshot of the half-refreshed target: " << ::testing::PrintToString(Snapshots());
+    std::filesystem::rename(away, killed_runs_snapshot);
+  }
+
   // Next Monday's job: the same command.
   auto second = Run(args);
   RecordProperty("second_exit_code", second.exit_code);
