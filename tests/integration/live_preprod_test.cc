@@ -184,6 +184,10 @@ TEST_P(LivePreprodBusyApplication, EveryWriteCommittedDuringTheRefreshIsInTheTar
   EXPECT_TRUE(lost.empty()) << lost.size() << " committed write(s) not reflected in the target, e.g.:\n"
                             << ::testing::PrintToString(std::vector<std::string>(lost.begin(), lost.begin() + std::min<size_t>(lost.size(), 15)));
   EXPECT_EQ(DuplicateRolePairs(t), 0);
+  // Once the run has succeeded nothing of the capture is left to log the application's writes.
+  EXPECT_EQ(Count(t, "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgrelid IN ('users'::regclass, "
+                     "'user_role_assignments'::regclass, 'user_qualification_assignments'::regclass)"), 0);
+  EXPECT_EQ(Scalar(t, "SELECT to_regnamespace('dbrefresh_capture')::text"), "");
   // The people the application left alone keep their roles, and everyone their qualifications.
   const auto edited = EditedPeople();
   const auto roles_now = Set(t, kRolesSql);
