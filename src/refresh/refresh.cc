@@ -81,6 +81,7 @@ class RefreshRun {
   void SwapCatchUp(StepRecord& step);
   void ClearMarkAndPrune();
   void ReopenAfterFailure();
+  void UndoMarkAndCapture();
   void PreflightStep(StepRecord& step);
   void SnapshotStep(StepRecord& step);
   void StartDump();
@@ -131,6 +132,7 @@ class RefreshRun {
   std::chrono::steady_clock::time_point locked_at_;
   long long caught_up_rows_ = 0;
   bool swap_closed_ = false;                   // the old target refuses connections until the rename
+  bool marked_by_this_run_ = false;            // not a killed run's mark: this run may take it back
 };
 
 template <typename Body>
@@ -208,7 +210,7 @@ void RefreshRun::GuardStep(StepRecord& step) {
 void RefreshRun::ReopenATargetAKilledSwapClosed(const std::string& db) {
   if (!LeftClosedByAKilledSwap(liveness_->maintenance(), db)) return;
   if (options_.confirm_target != db) return;  // the guard refuses the run next
-  SetAllowConnections(options_.target, db, true);
+  SetAllowConnections(liveness_->maintenance(), db, true);
   log::Warn("a killed swap had closed the target to new connections; they are allowed again", {{"database", db}});
 }
 
@@ -309,6 +311,7 @@ void RefreshRun::SnapshotStep(StepRecord& step) {
     step.warnings.push_back(w);
     log::Warn(w);
   }
+  marked_by_this_run_ = true;  // the capture is this run's to take back should it fail before any change
   StartDump();  // reads the source while the snapshot reads the target
   SnapshotSummary summary = TakeSnapshot(options_.target, config_, report_.files.snapshot, run_id_);
   snapshot_kept_ = true;
@@ -337,6 +340,7 @@ void RefreshRun::MarkTarget(StepRecord& step) {
   mark.started_at = report_.started_at;
   mark_ = mark;
   WriteMark();
+  marked_by_this_run_ = true;
   step.counts["marked_by_run"] = run_id_;
   log::Info("marked the target as being refreshed (a killed run is resumed from this snapshot)",
             {{"run_id", run_id_}, {"snapshot", mark.snapshot_file}});
@@ -576,21 +580,28 @@ void RefreshRun::FinishRestore() {
 // applied to the new database, then renamed: no write to the old target is ever left behind.
 void RefreshRun::SwapStep(StepRecord& step) {
   const std::string& db = sessions_->target.dbname;
+  // Before the old target closes: what the new database takes over (owner, grants, settings) and the
+  // mark (without a hash: the catch-up is about to change the file), so that it follows the name.
+  step.warnings = CopyDatabaseSettings(options_.target, *swap_);
+  if (catch_up_) WriteMark(/*file_changing=*/true);
+  WriteRunMark(*OpenSession(restore_target_, Access::kReadWrite).conn, *mark_);
   locked_at_ = std::chrono::steady_clock::now();
-  SetAllowConnections(options_.target, db, false);
+  SetAllowConnections(liveness_->maintenance(), db, false);
   swap_closed_ = true;
   step.counts["sessions_ended"] = EndOtherSessions(*sessions_->target.conn, db, config_);
   SwapCatchUp(step);
   drop_fresh_on_failure_ = false;  // from here on the fresh database is complete: keep it
-  step.warnings = CopyDatabaseSettings(options_.target, *swap_);
-  WriteRunMark(*OpenSession(restore_target_, Access::kReadWrite).conn, *mark_);  // the mark follows the name
   sessions_->target.conn.reset();  // our own session would prevent the rename
   RenameIntoPlace(options_.target, *swap_, config_);
   swap_closed_ = false;
-  SetAllowConnections(options_.target, swap_->before, true);  // people may still look into the old one
   const double window = std::chrono::duration<double>(std::chrono::steady_clock::now() - locked_at_).count();
+  SetAllowConnections(liveness_->maintenance(), swap_->before, true);  // people may still look into the old one
   state_ = TargetState::kRestored;
   restore_target_ = options_.target;
+  if (caught_up_rows_ > 0 || !mark_->sha256.empty()) {
+    mark_->sha256 = Sha256OfFile(report_.files.snapshot);  // the file is final
+    WriteRunMark(*OpenSession(options_.target, Access::kReadWrite).conn, *mark_);
+  }
   step.counts["old_database_kept_as"] = swap_->before;
   step.counts["caught_up_rows"] = caught_up_rows_;
   step.counts["lock_window_seconds"] = window;
@@ -601,7 +612,6 @@ void RefreshRun::SwapStep(StepRecord& step) {
 void RefreshRun::SwapCatchUp(StepRecord& step) {
   if (!catch_up_) return;
   std::vector<TableChanges> changes;
-  WriteMark(/*file_changing=*/true);
   try {
     pqxx::work tx(*sessions_->target.conn);
     changes = ReadCapturedChanges(tx, config_.schema, catch_up_->tables(), /*consume=*/false);
@@ -613,8 +623,7 @@ void RefreshRun::SwapCatchUp(StepRecord& step) {
   } catch (...) {
     RethrowDatabaseError("catching up with the target's last writes");
   }
-  catch_up_.reset();
-  WriteMark();
+  catch_up_.reset();  // its hash is taken once the target is open again
   RestoreOptions restore{options_.on_conflict, false, report_.files.catch_up_seed_sql};
   SwapCatchUpOutcome applied = ApplyCatchUpToFresh(changes, SnapshotReader(report_.files.snapshot),
                                                    *sessions_->source.conn, restore_target_, config_, restore,
@@ -676,9 +685,28 @@ void RefreshRun::ClearMarkAndPrune() {
   if (swap_) PruneBeforeDatabases(options_.target, *swap_, config_.keep_before_databases);
 }
 
+// A run that fails before it changed the target's data leaves nothing of its own there: no trigger
+// logging preprod's writes until some next run, no mark. The next run takes a new snapshot of the
+// whole target. (A killed run cannot do this; its successor resumes from the mark instead. A run
+// that resumed a killed one keeps them: the target may be the killed run's half-refreshed one.)
+void RefreshRun::UndoMarkAndCapture() {
+  if (!sessions_ || !sessions_->target.conn) return;
+  try {
+    pqxx::work tx(*sessions_->target.conn);
+    tx.exec("SET LOCAL lock_timeout = '" + std::to_string(config_.lock_timeout_seconds) + "s'");
+    DropCapture(tx);
+    tx.commit();
+    if (mark_) ClearRunMark(*sessions_->target.conn);
+    log::Info("removed this run's change capture and mark from the target: it is as it was");
+  } catch (const std::exception& e) {
+    log::Warn("could not remove this run's change capture and mark from the target; the next run resumes from them",
+              {{"reason", std::string(e.what()).substr(0, std::string(e.what()).find('\n'))}});
+  }
+}
+
 void RefreshRun::ReopenAfterFailure() {
   try {
-    SetAllowConnections(options_.target, swap_->target, true);
+    SetAllowConnections(liveness_->maintenance(), swap_->target, true);
     swap_closed_ = false;
   } catch (const std::exception& e) {
     log::Warn("could not allow connections to " + swap_->target + " again: run ALTER DATABASE " + swap_->target +
@@ -735,6 +763,7 @@ void RefreshRun::Fail(ExitCode code, const std::string& message) {
   phased_.reset();  // stops a restore still running in the background (its database may be dropped next)
   if (drop_fresh_on_failure_ && swap_) DropFreshDatabase(options_.target, *swap_);
   if (swap_closed_) ReopenAfterFailure();
+  if (state_ == TargetState::kUntouched && marked_by_this_run_) UndoMarkAndCapture();
   report_.exit_code = ToInt(code);
   report_.error = message;
   ResumeContext resume = Resume(failed_step == "post-check");

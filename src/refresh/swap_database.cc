@@ -222,10 +222,13 @@ std::vector<std::string> PruneBeforeDatabases(const ConnectionSpec& target, cons
   return dropped;
 }
 
-void SetAllowConnections(const ConnectionSpec& target, const std::string& dbname, bool allow) {
-  PgSession maintenance = OpenSession(Maintenance(target), Access::kReadWrite);
-  Exec(maintenance, "ALTER DATABASE " + sql::QuoteIdent(dbname) + " ALLOW_CONNECTIONS " + (allow ? "true" : "false"),
-       std::string(allow ? "allowing" : "refusing") + " new connections to " + dbname);
+void SetAllowConnections(pqxx::connection& maintenance, const std::string& dbname, bool allow) {
+  try {
+    pqxx::nontransaction tx(maintenance);
+    tx.exec("ALTER DATABASE " + sql::QuoteIdent(dbname) + " ALLOW_CONNECTIONS " + (allow ? "true" : "false"));
+  } catch (...) {
+    RethrowDatabaseError(std::string(allow ? "allowing" : "refusing") + " new connections to " + dbname);
+  }
 }
 
 bool LeftClosedByAKilledSwap(pqxx::connection& maintenance, const std::string& dbname) {

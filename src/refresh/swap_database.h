@@ -30,8 +30,9 @@ bool IsBeforeDatabaseName(const std::string& target_db, const std::string& name)
 // fails is a warning (another session may be looking at it), never an error.
 std::vector<std::string> PruneBeforeDatabases(const ConnectionSpec& target, const SwapNames& names, int keep);
 
-// ALTER DATABASE ... ALLOW_CONNECTIONS on `dbname`, from the `postgres` database.
-void SetAllowConnections(const ConnectionSpec& target, const std::string& dbname, bool allow);
+// ALTER DATABASE ... ALLOW_CONNECTIONS on `dbname`, through `maintenance` (a session on another
+// database of the server: the run's liveness session).
+void SetAllowConnections(pqxx::connection& maintenance, const std::string& dbname, bool allow);
 
 // Whether `dbname` refuses connections while a swap's new database (`<dbname>_dbrefresh_new`) is
 // there: what a swap killed between closing the old target and the rename leaves. Read through
