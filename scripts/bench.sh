@@ -2,7 +2,7 @@
 # dbrefresh benchmarks (SPEC section 10, issue 6): dbrefresh side by side with the bare tools, as ratios.
 #
 #   scripts/bench.sh [--scale N] [--rss-scale M] [--pairs K] [--out results.json] [--skip-refresh]
-#                    [--refresh-baselines] [--skip-current-job] [--keep] [--dbrefresh PATH]
+#                    [--refresh-baselines] [--skip-current-job] [--only-refresh] [--keep] [--dbrefresh PATH]
 #
 # Starts its own throwaway test bed (scripts/testbed.sh, in a temp dir, stopped on exit), generates
 # reproducible data (scripts/bench/gen-users.sql, gen-padding.sql), then runs, interleaved A B A B with K pairs
@@ -15,8 +15,12 @@
 #   (c) refresh        `dbrefresh refresh --source P --target Q --confirm-target Q` vs scripts/current-job.sh
 #                      vs `pgcopydb clone` (into an empty database: pgcopydb neither clears nor keeps users).
 #                      P: prod schema, the users at --scale plus a padding table (bench_padding); Q: a copy of
-#                      the preprod benchmark database (preprod schema with its blocking objects, 90% of its
-#                      users also in P), recreated before every run, untimed. One more refresh with
+#                      the preprod benchmark database in the weekly steady state (SPEC section 10, issue 15:
+#                      preprod schema with its blocking objects; prod's users minus the newest 1%, 1% lacking a
+#                      role granted since, 1% with older names, plus 300 people of its own with roles and
+#                      qualifications; scripts/bench/gen-users.sql), recreated before every run, untimed.
+#                      Each round also times the first refresh (contender dbrefresh_first: Q holds only its
+#                      own 300 people) against the same pgcopydb run. One more refresh with
 #                      --strategy swap; the unavailable window (clear .. restore-users, or the swap alone) comes
 #                      from the --report files. Skipped, with a message, while
 #                      `dbrefresh refresh` still says "not implemented yet" (or with --skip-refresh); with
@@ -27,6 +31,8 @@
 # processes and the backends that ended, from /proc) and by the command with its children; for (c) the medians
 # are printed, as core-seconds and busy cores. The servers and the commands share the machine's cores, so once
 # they are saturated the wall time follows this work.
+# (a) and (b) use the weekly preprod too: its snapshot carries nearly all of prod's people.
+# --only-refresh runs (c) alone (with the refresh at the second scale of (d)), to re-measure it quickly.
 # Then one more, untimed, restore-users and snapshot with the server logging every statement's duration and
 # auto_explain (ANALYZE, BUFFERS) for statements over 200 ms: where the time goes (the "breakdown" in the JSON).
 #
@@ -57,6 +63,7 @@ PAIRS=3
 OUT=bench-results.json
 SKIP_REFRESH=0
 SKIP_CURRENT_JOB=0
+ONLY_REFRESH=0
 REFRESH_BASELINES=0
 KEEP=0
 DBREFRESH="${DBREFRESH:-$root/build/dbrefresh}"
@@ -76,6 +83,7 @@ while [ $# -gt 0 ]; do
     --out) OUT="${2:?}"; shift 2 ;;
     --skip-refresh) SKIP_REFRESH=1; shift ;;
     --skip-current-job) SKIP_CURRENT_JOB=1; shift ;;
+    --only-refresh) ONLY_REFRESH=1; shift ;;
     --refresh-baselines) REFRESH_BASELINES=1; shift ;;
     --keep) KEEP=1; shift ;;
     --dbrefresh) DBREFRESH="${2:?}"; shift 2 ;;
@@ -224,13 +232,14 @@ cmd_text() {
 
 # ---------------------------------------------------------------------------------------------------------
 # Data
-gen_preprod() { # gen_preprod DB USERS: DB on preprod = cas_template (preprod schema) with USERS bench users
+gen_preprod() { # gen_preprod DB USERS SHAPE: DB on preprod = cas_template (preprod schema), prod's USERS users
+  # in SHAPE (weekly or first, see gen-users.sql)
   fresh_db "$PRE_PORT" "$1" cas_template
-  su_psql "$PRE_PORT" "$1" -v users="$2" -v preprod=1 -f "$here/bench/gen-users.sql" >/dev/null
+  su_psql "$PRE_PORT" "$1" -v users="$2" -v shape="$3" -f "$here/bench/gen-users.sql" >/dev/null
 }
 gen_prod() { # gen_prod DB USERS SCALE: DB on prod = cas_template (prod schema), USERS users, padding
   fresh_db "$PROD_PORT" "$1" cas_template
-  su_psql "$PROD_PORT" "$1" -v users="$2" -v preprod=0 -f "$here/bench/gen-users.sql" >/dev/null
+  su_psql "$PROD_PORT" "$1" -v users="$2" -v shape=prod -f "$here/bench/gen-users.sql" >/dev/null
   ad_psql "$PROD_PORT" "$1" -v rows="$(padding_at "$3")" -f "$here/bench/gen-padding.sql" >/dev/null
 }
 gen_empty() { # gen_empty DB: DB on preprod = cas_template with the three user tables empty
@@ -240,9 +249,10 @@ gen_empty() { # gen_empty DB: DB on preprod = cas_template with the three user t
 }
 
 T0=$(now_ns)
-say "generating data: bench_pre ($USERS users), bench_pre_rss ($RSS_USERS users), bench_empty"
-gen_preprod bench_pre "$USERS"
-gen_preprod bench_pre_rss "$RSS_USERS"
+say "generating data: bench_pre (weekly, $USERS users), bench_pre_first, bench_pre_rss ($RSS_USERS users), bench_empty"
+gen_preprod bench_pre "$USERS" weekly
+gen_preprod bench_pre_first "$USERS" first
+gen_preprod bench_pre_rss "$RSS_USERS" weekly
 gen_empty bench_empty
 meta gen_seconds_preprod "$(python3 -c "print(f'{($(now_ns) - $T0) / 1e9:.1f}')")"
 for t in users user_role_assignments user_qualification_assignments; do
@@ -256,6 +266,9 @@ TABLES=(users user_role_assignments user_qualification_assignments)
 SNAP="$WORK/snap"
 mkdir -p "$SNAP"
 
+if [ "$ONLY_REFRESH" = 1 ]; then
+  say "(a), (b), (d) and the breakdown: skipped (--only-refresh)"
+else
 # ---------------------------------------------------------------------------------------------------------
 # (a) snapshot vs psql \copy ... to
 copy_out_args() { # copy_out_args DIR: the -c arguments of one psql that copies the three tables out
@@ -351,6 +364,8 @@ SELECT pg_reload_conf();
 SQL
 drop_db "$PRE_PORT" bench_e
 
+fi  # --only-refresh
+
 # ---------------------------------------------------------------------------------------------------------
 # (c) refresh vs today's job vs pgcopydb clone
 REFRESH_STATUS=skipped
@@ -416,6 +431,10 @@ if [ "$REFRESH_STATUS" != skipped ]; then
       mapfile -d '' c < <(refresh_cmd "$p")
       timed refresh dbrefresh "$p" "$SCALE" "refresh-$p" "${c[@]}"
       case "$LAST_RC" in 0|5) ;; *) tail_err "refresh-$p"; say "dbrefresh refresh exited $LAST_RC (recorded)";; esac
+      fresh_db "$PRE_PORT" bench_q bench_pre_first; checkpoint_both
+      mapfile -d '' c < <(refresh_cmd "first-$p")
+      timed refresh dbrefresh_first "$p" "$SCALE" "refresh-first-$p" "${c[@]}"
+      case "$LAST_RC" in 0|5) ;; *) tail_err "refresh-first-$p"; say "dbrefresh refresh (first) exited $LAST_RC (recorded)";; esac
     fi
     if [ "$SKIP_CURRENT_JOB" = 0 ]; then
       fresh_db "$PRE_PORT" bench_q bench_pre; checkpoint_both

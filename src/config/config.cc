@@ -92,6 +92,7 @@ class Parser {
     else if (k == "keep_snapshots") c.keep_snapshots = Integer(v, k, 1, 10000);
     else if (k == "lock_timeout_seconds") c.lock_timeout_seconds = Integer(v, k, 1, 3600);
     else if (k == "keep_before_databases") c.keep_before_databases = Integer(v, k, 1, 1000);
+    else if (k == "stream_min_table_mb") c.stream_min_table_mb = Integer(v, k, -1, 1 << 24);
     else if (k == "terminate_connections") {
       if (!v.is_boolean()) Fail(k, "must be true or false");
       c.terminate_connections = v.get<bool>();

@@ -34,6 +34,7 @@ struct Config {
   int lock_timeout_seconds = 10;
   bool terminate_connections = false;
   int keep_before_databases = 1;                // swap: "<db>_before_<time>" databases kept, the newest included
+  int stream_min_table_mb = 8;                  // tables this large stream source -> target (table_streams.h); -1: none
 
   const PreserveSpec* FindPreserve(const std::string& table) const;
 };

@@ -16,7 +16,7 @@ std::string ReadOnlyOptions() {
 }
 
 ProcessSpec DumpSpec(const PgTools& tools, const ConnectionSpec& source, const Config& config,
-                     const std::string& out_dir, ProgressMeter& progress) {
+                     const std::string& out_dir, const DumpShare& share, ProgressMeter& progress) {
   // The dump is a scratch directory removed after the restore: compressing it costs most of the
   // dump's time (scripts/bench.sh measured 7.2 s against 1.8 s at scale 0.25). pg_dump_args can
   // still ask for --compress when the scratch volume is small.
@@ -24,6 +24,8 @@ ProcessSpec DumpSpec(const PgTools& tools, const ConnectionSpec& source, const C
   std::vector<std::string> args = {"--format=directory", "--jobs=" + std::to_string(config.jobs), "--no-owner",
                                    "--no-privileges", "--compress=0", "--verbose", "--file=" + out_dir,
                                    "--lock-wait-timeout=" + std::to_string(config.lock_timeout_seconds * 1000)};
+  if (!share.snapshot_id.empty()) args.push_back("--snapshot=" + share.snapshot_id);
+  for (const auto& pattern : share.exclude_table_data) args.push_back("--exclude-table-data=" + pattern);
   args.insert(args.end(), config.pg_dump_args.begin(), config.pg_dump_args.end());
   ProcessSpec spec = PgCommand(tools, "pg_dump", source, args);
   spec.env["PGOPTIONS"] = ReadOnlyOptions();
@@ -36,8 +38,8 @@ ProcessSpec DumpSpec(const PgTools& tools, const ConnectionSpec& source, const C
 }  // namespace
 
 SourceDump::SourceDump(ProcessRunner& runner, const PgTools& tools, const ConnectionSpec& source,
-                       const Config& config, const std::string& out_dir)
-    : progress_("dump", "tables", 0), process_(runner, DumpSpec(tools, source, config, out_dir, progress_)) {}
+                       const Config& config, const std::string& out_dir, const DumpShare& share)
+    : progress_("dump", "tables", 0), process_(runner, DumpSpec(tools, source, config, out_dir, share, progress_)) {}
 
 void SourceDump::Wait() {
   RequireSuccess(process_.Wait(), "pg_dump of the source");

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "connect/connection_spec.h"
@@ -15,6 +16,13 @@
 
 namespace dbrefresh {
 
+// What the dump shares with the streams of table_streams.h: the source's exported snapshot
+// (pg_dump --snapshot) and the tables whose data they carry instead (--exclude-table-data).
+struct DumpShare {
+  std::string snapshot_id;                      // empty: pg_dump takes its own
+  std::vector<std::string> exclude_table_data;  // pg_dump patterns
+};
+
 // pg_dump --format=directory --jobs config.jobs --no-owner --no-privileges [config.pg_dump_args]
 // into `out_dir` (which must not exist yet), with every transaction of its session read-only,
 // running in the background from construction. Progress (tables dumped) is logged at most every
@@ -22,7 +30,7 @@ namespace dbrefresh {
 class SourceDump {
  public:
   SourceDump(ProcessRunner& runner, const PgTools& tools, const ConnectionSpec& source, const Config& config,
-             const std::string& out_dir);
+             const std::string& out_dir, const DumpShare& share = {});
   // A dump abandoned before Wait (the snapshot failed) is stopped.
   ~SourceDump() = default;
   SourceDump(const SourceDump&) = delete;

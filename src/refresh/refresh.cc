@@ -27,6 +27,7 @@
 #include "refresh/scratch_dir.h"
 #include "refresh/swap_catch_up.h"
 #include "refresh/swap_database.h"
+#include "refresh/table_streams.h"
 #include "refresh/target_sessions.h"
 #include "snapshot/snapshot_update.h"
 #include "snapshot/take_snapshot.h"
@@ -85,6 +86,9 @@ class RefreshRun {
   void PreflightStep(StepRecord& step);
   void SnapshotStep(StepRecord& step);
   void StartDump();
+  bool StreamingUsable() const;
+  std::set<unsigned long> StreamedOids() const;
+  PhasedRestore::StartStreams StreamStarter();
   void DumpStep(StepRecord& step);
   void ClearStep(StepRecord& step);
   void ClearBySchema(StepRecord& step);
@@ -114,6 +118,9 @@ class RefreshRun {
   std::unique_ptr<SourceDump> dump_;  // pg_dump running in the background since the snapshot began
   StepStart dump_began_;
   std::unique_ptr<PhasedRestore> phased_;  // restoring the rest of the dump while restore-users runs
+  // The largest tables, streamed source -> target instead of dumped (table_streams.h).
+  std::unique_ptr<SourceSnapshot> source_snapshot_;  // exported from the dump's start until the streams hold it
+  std::vector<StreamedTable> streamed_;
   std::optional<SwapNames> swap_;
   bool drop_fresh_on_failure_ = false;
   ConnectionSpec restore_target_;
@@ -360,7 +367,50 @@ void RefreshRun::StartDump() {
   scratch_ = std::make_unique<ScratchDir>("dump");
   dump_dir_ = scratch_->File("dump");
   dump_began_ = StepStart();
-  dump_ = std::make_unique<SourceDump>(runner_, options_.tools, options_.source, config_, dump_dir_);
+  DumpShare share;
+  if (StreamingUsable()) {
+    source_snapshot_ = std::make_unique<SourceSnapshot>(options_.source);
+    streamed_ = source_snapshot_->ChooseTables(config_, DumpedSchemas(*sessions_->source.conn));
+    if (streamed_.empty()) {
+      source_snapshot_.reset();
+    } else {
+      share.snapshot_id = source_snapshot_->id();
+      long long bytes = 0;
+      for (const auto& t : streamed_) {
+        share.exclude_table_data.push_back(t.DumpPattern());
+        bytes += t.bytes;
+      }
+      log::Info("dump: the largest tables' data streams into the target after the clear, not through the dump",
+                {{"tables", streamed_.size()}, {"bytes", bytes}});
+    }
+  }
+  dump_ = std::make_unique<SourceDump>(runner_, options_.tools, options_.source, config_, dump_dir_, share);
+}
+
+// Streaming needs the restore to go by item lists (not strategy clean, whose pg_restore --clean
+// drops what it restores) and a dump of pg_dump's default contents (no pg_dump_args choosing them).
+bool RefreshRun::StreamingUsable() const {
+  return config_.stream_min_table_mb >= 0 && strategy_ != Strategy::kClean && config_.pg_dump_args.empty() &&
+         RestoreArgChoosingItems(config_).empty();
+}
+
+std::set<unsigned long> RefreshRun::StreamedOids() const {
+  std::set<unsigned long> oids;
+  for (const auto& t : streamed_) oids.insert(t.oid);
+  return oids;
+}
+
+// Once the target has the schema: the streams start, and the source's exported snapshot is let go
+// as soon as each stream's session holds it.
+PhasedRestore::StartStreams RefreshRun::StreamStarter() {
+  if (streamed_.empty()) return {};
+  return [this] {
+    auto streams = std::make_unique<TableStreams>(options_.source, restore_target_, source_snapshot_->id(), streamed_,
+                                                  config_.jobs, config_.lock_timeout_seconds);
+    streams->WaitUntilImported();
+    source_snapshot_->Release();
+    return streams;
+  };
 }
 
 void RefreshRun::DumpStep(StepRecord& step) {
@@ -444,8 +494,7 @@ void RefreshRun::PrepareCatchUp(StepRecord& step) {
   try {
     pqxx::work tx(target);
     auto changes = ReadCapturedChanges(tx, config_.schema, catch_up_->tables(), /*consume=*/true);
-    // Indexing the keys costs a pass over each table: here, not under the lock.
-    for (const auto& t : changes) catch_up_->IndexKey(t.table, t.key);
+    // The tables changed here get their key indexed here, not under the lock (SnapshotUpdater::Apply).
     rows = ApplyToSnapshot(*catch_up_, changes);  // on disk before the log forgets them
     tx.commit();
   } catch (const Error&) {
@@ -491,13 +540,28 @@ void RefreshRun::RecordLockWindow(StepRecord& step) {
 void RefreshRun::RestoreStep(StepRecord& step) {
   if (strategy_ == Strategy::kClean) state_ = TargetState::kIncomplete;
   step.counts = {{"database", strategy_ == Strategy::kSwap ? swap_->fresh : sessions_->target.dbname}};
+  if (!streamed_.empty()) {
+    std::vector<std::string> names;
+    for (const auto& t : streamed_) names.push_back(t.schema + "." + t.name);
+    step.counts["streamed_tables"] = names;
+  }
   RestorePhases phases = PlanPhases();
   if (phases.usable()) {
     // The target stays incomplete until FinishRestore, after restore-users.
     phased_ = std::make_unique<PhasedRestore>(runner_, options_.tools, restore_target_, config_, dump_dir_,
-                                              std::move(phases), scratch_->path());
+                                              std::move(phases), scratch_->path(), StreamStarter());
     phased_->Begin();
     step.counts["rest_of_dump"] = "restoring while restore-users runs";
+    return;
+  }
+  if (!streamed_.empty()) {
+    log::Info("restore: the whole dump with the streamed tables, then restore-users", {{"why", phases.why_not}});
+    PhasedRestore whole(runner_, options_.tools, restore_target_, config_, dump_dir_,
+                        SectionPhases(ListToc(runner_, options_.tools, dump_dir_)), scratch_->path(), StreamStarter());
+    whole.Begin();
+    whole.Finish();
+    scratch_.reset();
+    if (strategy_ != Strategy::kSwap) state_ = TargetState::kRestored;
     return;
   }
   log::Info("restore: the whole dump, then restore-users", {{"why", phases.why_not}});
@@ -514,23 +578,18 @@ RestorePhases RefreshRun::PlanPhases() {
     refused.why_not = "strategy clean";
     return refused;
   }
-  for (const auto& arg : config_.pg_restore_args) {
-    for (const char* chooses : {"-L", "--use-list", "--section", "-t", "--table", "-n", "--schema", "-N",
-                                "--exclude-schema", "-I", "--index", "-T", "--trigger", "-P", "--function",
-                                "-a", "--data-only", "-s", "--schema-only", "-1", "--single-transaction"}) {
-      const std::string option = chooses;
-      if (arg.compare(0, option.size(), option) == 0) {
-        refused.why_not = "pg_restore_args has " + arg;
-        return refused;
-      }
-    }
+  const std::string choosing = RestoreArgChoosingItems(config_);
+  if (!choosing.empty()) {
+    refused.why_not = "pg_restore_args has " + choosing;
+    return refused;
   }
   try {
     SnapshotReader snapshot(report_.files.snapshot);
     std::vector<std::string> tables;
     for (const auto& t : snapshot.tables()) tables.push_back(t.info.name);
     const std::string schema = snapshot.Meta("schema").empty() ? config_.schema : snapshot.Meta("schema");
-    return PlanRestorePhases(*sessions_->source.conn, schema, tables, ListToc(runner_, options_.tools, dump_dir_));
+    return PlanRestorePhases(*sessions_->source.conn, schema, tables, ListToc(runner_, options_.tools, dump_dir_),
+                             StreamedOids());
   } catch (const std::exception& e) {
     // The phases only save time: whatever stops planning them, the whole restore still works.
     refused.why_not = e.what();

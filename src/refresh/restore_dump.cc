@@ -70,6 +70,18 @@ void RestoreDump(ProcessRunner& runner, const PgTools& tools, const ConnectionSp
   progress.Complete();
 }
 
+std::string RestoreArgChoosingItems(const Config& config) {
+  for (const auto& arg : config.pg_restore_args) {
+    for (const char* chooses : {"-L", "--use-list", "--section", "-t", "--table", "-n", "--schema", "-N",
+                                "--exclude-schema", "-I", "--index", "-T", "--trigger", "-P", "--function",
+                                "-a", "--data-only", "-s", "--schema-only", "-1", "--single-transaction"}) {
+      const std::string option = chooses;
+      if (arg.compare(0, option.size(), option) == 0) return arg;
+    }
+  }
+  return "";
+}
+
 TocSections ListToc(ProcessRunner& runner, const PgTools& tools, const std::string& dump_dir) {
   return {ParseTocList(ListSection(runner, tools, dump_dir, "pre-data")),
           ParseTocList(ListSection(runner, tools, dump_dir, "data")),
@@ -77,12 +89,16 @@ TocSections ListToc(ProcessRunner& runner, const PgTools& tools, const std::stri
 }
 
 PhasedRestore::PhasedRestore(ProcessRunner& runner, const PgTools& tools, const ConnectionSpec& target,
-                             const Config& config, std::string dump_dir, RestorePhases phases, std::string list_dir)
+                             const Config& config, std::string dump_dir, RestorePhases phases, std::string list_dir,
+                             StartStreams start_streams)
     : runner_(runner), tools_(tools), target_(target), config_(config), dump_dir_(std::move(dump_dir)),
-      phases_(std::move(phases)), list_dir_(std::move(list_dir)) {}
+      phases_(std::move(phases)), list_dir_(std::move(list_dir)), start_streams_(std::move(start_streams)) {}
 
 // The restore in the background, if still running, is stopped before the progress meter it feeds goes.
-PhasedRestore::~PhasedRestore() { rest_.reset(); }
+PhasedRestore::~PhasedRestore() {
+  streams_.reset();
+  rest_.reset();
+}
 
 ProcessSpec PhasedRestore::ListSpec(const std::vector<std::string>& lines, const std::string& phase,
                                     ProgressMeter& progress) {
@@ -105,8 +121,10 @@ void PhasedRestore::Begin() {
   log::Info("restore: the preserved tables first, the rest of the dump alongside, and restore-users once the "
             "preserved tables are in",
             {{"schema", phases_.schema.size()}, {"preserved", phases_.preserved.size()},
-             {"rest", phases_.rest.size()}, {"last", phases_.last.size()}});
+             {"rest", phases_.rest.size()}, {"after_streams", phases_.after_streams.size()},
+             {"last", phases_.last.size()}});
   RunPhase(phases_.schema, "schema");
+  if (start_streams_) streams_ = start_streams_();  // the largest tables: first, they take longest
   if (!phases_.rest.empty()) {
     rest_progress_ = std::make_unique<ProgressMeter>("restore rest", "items", static_cast<long long>(phases_.rest.size()));
     rest_ = std::make_unique<BackgroundProcess>(runner_, ListSpec(phases_.rest, "rest", *rest_progress_));
@@ -121,6 +139,11 @@ void PhasedRestore::Finish() {
     RequireSuccess(result, "pg_restore (rest) into the target");
     rest_progress_->Complete();
   }
+  if (streams_) {
+    streams_->Wait();
+    streams_.reset();
+  }
+  RunPhase(phases_.after_streams, "after-streams");
   RunPhase(phases_.last, "last");
 }
 

@@ -2,6 +2,7 @@
 // phases so that restore-users (step 7) can run while most of the dump is still restoring.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "process/process_runner.h"
 #include "refresh/progress.h"
 #include "refresh/restore_phases.h"
+#include "refresh/table_streams.h"
 
 namespace dbrefresh {
 
@@ -30,18 +32,23 @@ bool IsRestoreItemLine(const std::string& line);
 void RestoreDump(ProcessRunner& runner, const PgTools& tools, const ConnectionSpec& target, const Config& config,
                  const std::string& dump_dir, bool clean);
 
+// The first of config.pg_restore_args that chooses the items to restore itself (--use-list,
+// --table, --section, ...), or "": the restore can then go by dbrefresh's own item lists.
+std::string RestoreArgChoosingItems(const Config& config);
+
 // The dump's table of contents by section (`pg_restore --list --section=...`).
 TocSections ListToc(ProcessRunner& runner, const PgTools& tools, const std::string& dump_dir);
 
-// The restore in the phases of restore_phases.h. Begin() restores the schema, then the preserved
-// tables while the rest of the dump starts restoring in the background, and returns once the
-// preserved tables are in: restore-users can run. Finish() waits for the rest and restores the
-// last items. Abandoning it before Finish() stops the restore in the background. The list files go
-// to `list_dir`.
+// The restore in the phases of restore_phases.h. Begin() restores the schema, starts the streams
+// (`start_streams`, if given) and the rest of the dump in the background, restores the preserved
+// tables and returns once they are in: restore-users can run. Finish() waits for the rest and the
+// streams, then restores the items after the streams and the last ones. Abandoning it before
+// Finish() stops what runs in the background. The list files go to `list_dir`.
 class PhasedRestore {
  public:
+  using StartStreams = std::function<std::unique_ptr<TableStreams>()>;
   PhasedRestore(ProcessRunner& runner, const PgTools& tools, const ConnectionSpec& target, const Config& config,
-                std::string dump_dir, RestorePhases phases, std::string list_dir);
+                std::string dump_dir, RestorePhases phases, std::string list_dir, StartStreams start_streams = {});
   ~PhasedRestore();
   PhasedRestore(const PhasedRestore&) = delete;
   PhasedRestore& operator=(const PhasedRestore&) = delete;
@@ -60,6 +67,8 @@ class PhasedRestore {
   std::string dump_dir_;
   RestorePhases phases_;
   std::string list_dir_;
+  StartStreams start_streams_;
+  std::unique_ptr<TableStreams> streams_;
   std::unique_ptr<ProgressMeter> rest_progress_;  // advanced on the background thread until Finish
   std::unique_ptr<BackgroundProcess> rest_;
 };

@@ -75,6 +75,12 @@ std::string ReadDesc(const std::string& rest) {
 
 bool In(const std::set<unsigned long>& set, unsigned long oid) { return set.count(oid) > 0; }
 
+RestorePhases Refused(const std::string& why) {
+  RestorePhases refused;
+  refused.why_not = why;
+  return refused;
+}
+
 }  // namespace
 
 std::vector<TocEntry> ParseTocList(const std::string& text) {
@@ -99,7 +105,8 @@ std::vector<TocEntry> ParseTocList(const std::string& text) {
 }
 
 RestorePhases SplitRestore(const TocSections& toc, const std::set<unsigned long>& preserved_set,
-                           const std::map<CatalogObject, ItemTables>& items) {
+                           const std::map<CatalogObject, ItemTables>& items,
+                           const std::set<unsigned long>& streamed) {
   RestorePhases phases;
   for (const auto& e : toc.pre_data) phases.schema.push_back(e.line);
   for (const auto& e : toc.data) {
@@ -123,6 +130,8 @@ RestorePhases SplitRestore(const TocSections& toc, const std::set<unsigned long>
       phases.preserved.push_back(e.line);
     } else if (to_preserved || t.table == 0) {
       phases.last.push_back(e.line);
+    } else if (In(streamed, t.table) || In(streamed, t.references)) {
+      phases.after_streams.push_back(e.line);  // an index built, a key checked, once the rows are in
     } else {
       phases.rest.push_back(e.line);
     }
@@ -130,9 +139,16 @@ RestorePhases SplitRestore(const TocSections& toc, const std::set<unsigned long>
   return phases;
 }
 
-RestorePhases PlanRestorePhases(pqxx::connection& source, const std::string& schema,
-                                const std::vector<std::string>& tables, const TocSections& toc) {
-  pqxx::read_transaction tx(source);
+RestorePhases SectionPhases(const TocSections& toc) {
+  RestorePhases phases;
+  for (const auto& e : toc.pre_data) phases.schema.push_back(e.line);
+  for (const auto& e : toc.data) phases.rest.push_back(e.line);
+  for (const auto& e : toc.post_data) phases.after_streams.push_back(e.line);
+  return phases;
+}
+
+std::set<unsigned long> PreservedSet(pqxx::transaction_base& tx, const std::string& schema,
+                                     const std::vector<std::string>& tables) {
   std::set<unsigned long> preserved_set;
   for (const auto& table : tables) {
     auto r = tx.exec_params("SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -140,7 +156,7 @@ RestorePhases PlanRestorePhases(pqxx::connection& source, const std::string& sch
                             schema, table);
     if (!r.empty()) preserved_set.insert(r[0][0].as<unsigned long>());
   }
-  if (preserved_set.empty()) return {{}, {}, {}, {}, "none of the preserved tables is in the source"};
+  if (preserved_set.empty()) return preserved_set;
   std::multimap<unsigned long, unsigned long> relatives;
   for (const auto& row : tx.exec(kRelativesQuery)) relatives.emplace(row[0].as<unsigned long>(), row[1].as<unsigned long>());
   std::vector<unsigned long> pending(preserved_set.begin(), preserved_set.end());
@@ -152,11 +168,20 @@ RestorePhases PlanRestorePhases(pqxx::connection& source, const std::string& sch
       if (preserved_set.insert(it->second).second) pending.push_back(it->second);
     }
   }
+  return preserved_set;
+}
+
+RestorePhases PlanRestorePhases(pqxx::connection& source, const std::string& schema,
+                                const std::vector<std::string>& tables, const TocSections& toc,
+                                const std::set<unsigned long>& streamed) {
+  pqxx::read_transaction tx(source);
+  const std::set<unsigned long> preserved_set = PreservedSet(tx, schema, tables);
+  if (preserved_set.empty()) return Refused("none of the preserved tables is in the source");
   const std::vector<unsigned long> preserved_list(preserved_set.begin(), preserved_set.end());
   auto own = tx.exec_params(kOwnTriggersQuery, OidArray(preserved_list));
   if (!own.empty()) {
-    return {{}, {}, {}, {}, "table " + own[0][0].as<std::string>() + " has a trigger or rule (" +
-                                own[0][1].as<std::string>() + "): what it writes could be a table still restoring"};
+    return Refused("table " + own[0][0].as<std::string>() + " has a trigger or rule (" + own[0][1].as<std::string>() +
+                   "): what it writes could be a table still restoring");
   }
 
   std::set<unsigned long> known_catalogs;
@@ -175,10 +200,10 @@ RestorePhases PlanRestorePhases(pqxx::connection& source, const std::string& sch
   // An object of a known catalog the source no longer has was changed since the dump: its table is unknown.
   for (size_t i = 0; i < oids.size(); ++i) {
     if (!items.count({catalogs[i], oids[i]})) {
-      return {{}, {}, {}, {}, "the source changed since the dump (object " + std::to_string(oids[i]) + " is gone)"};
+      return Refused("the source changed since the dump (object " + std::to_string(oids[i]) + " is gone)");
     }
   }
-  return SplitRestore(toc, preserved_set, items);
+  return SplitRestore(toc, preserved_set, items, streamed);
 }
 
 }  // namespace dbrefresh

@@ -9,6 +9,9 @@
 //              rows: prod's value must be set first);
 //   rest       the data and post-data items of every other table: restored at the same time as
 //              the preserved list, and still running while restore-users runs;
+//   after_streams  with streamed tables (table_streams.h: their data goes source -> target by COPY,
+//              not through the dump), the post-data items on a streamed table or referring to one:
+//              restored once the streams and the rest are in;
 //   last       what has to wait for restore-users: foreign keys from other tables to the preserved
 //              set (adding one locks the table restore-users writes to), materialized view data
 //              (it may read the preserved tables), and items naming no table (comments).
@@ -56,19 +59,31 @@ struct TocSections {
 };
 
 struct RestorePhases {
-  std::vector<std::string> schema, preserved, rest, last;  // list-file lines
+  std::vector<std::string> schema, preserved, rest, after_streams, last;  // list-file lines
   std::string why_not;                                     // not empty: restore everything first
   bool usable() const { return why_not.empty(); }
 };
 
-// The pure part: places every entry given the preserved set and what each post-data item belongs to.
+// The pure part: places every entry given the preserved set, the streamed tables (never in the
+// preserved set) and what each post-data item belongs to.
 RestorePhases SplitRestore(const TocSections& toc, const std::set<unsigned long>& preserved_set,
-                           const std::map<CatalogObject, ItemTables>& items);
+                           const std::map<CatalogObject, ItemTables>& items,
+                           const std::set<unsigned long>& streamed = {});
+
+// Without phases, when tables are streamed: the schema, then the dump's data alongside the streams,
+// then every post-data item once both are in. Nothing runs after restore-users.
+RestorePhases SectionPhases(const TocSections& toc);
+
+// The source's oids of `tables` in `schema` and of every table they depend on for restore-users:
+// FK parents (transitively), partitions and inheritance relatives. Empty when none is in the source.
+std::set<unsigned long> PreservedSet(pqxx::transaction_base& tx, const std::string& schema,
+                                     const std::vector<std::string>& tables);
 
 // Reads from the source what SplitRestore needs and calls it: the preserved set of `tables` in
 // `schema`, and the tables of every post-data item. Refuses the split (why_not) when a preserved
 // table has triggers or rules of its own: what they write could be in a table still being restored.
 RestorePhases PlanRestorePhases(pqxx::connection& source, const std::string& schema,
-                                const std::vector<std::string>& tables, const TocSections& toc);
+                                const std::vector<std::string>& tables, const TocSections& toc,
+                                const std::set<unsigned long>& streamed = {});
 
 }  // namespace dbrefresh

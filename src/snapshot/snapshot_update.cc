@@ -40,8 +40,7 @@ void SnapshotUpdater::Begin() {
   in_transaction_ = true;
 }
 
-void SnapshotUpdater::IndexKey(const std::string& table, const std::vector<std::string>& key_columns) {
-  const SnapshotTable& t = TableOf(tables_, table, path_);
+void SnapshotUpdater::IndexKey(const SnapshotTable& t, const std::vector<std::string>& key_columns) {
   std::string columns;
   for (const auto& c : key_columns) columns += (columns.empty() ? "" : ", ") + SqliteIdent(c);
   db_->Exec("CREATE INDEX IF NOT EXISTS " + SqliteIdent(t.rows_table + "_catch_up_key") + " ON " +
@@ -53,6 +52,7 @@ long long SnapshotUpdater::Apply(const std::string& table, const std::vector<std
   if (changes.empty()) return 0;
   Begin();
   SnapshotTable& t = const_cast<SnapshotTable&>(TableOf(tables_, table, path_));
+  IndexKey(t, key_columns);
   auto remove = db_->Prepare("DELETE FROM " + SqliteIdent(t.rows_table) + " WHERE " + KeyCondition(key_columns));
   std::string placeholders;
   for (size_t i = 0; i < t.info.columns.size(); ++i) placeholders += i ? ", ?" : "?";

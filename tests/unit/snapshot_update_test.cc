@@ -58,7 +58,6 @@ class SnapshotUpdate : public ::testing::Test {
 TEST_F(SnapshotUpdate, ReplacesChangedRowsRemovesGoneOnesAndAddsNewOnes) {
   {
     SnapshotUpdater updater(path_);
-    updater.IndexKey("users", {"id"});
     const std::vector<ChangedRow> changes = {
         {{"2"}, Row("2", "Bob", "0202")},         // updated: the phone number an admin edited
         {{"3"}, std::nullopt},                     // deleted
