@@ -5,6 +5,7 @@
 #include <chrono>
 #include <exception>
 #include <filesystem>
+#include <future>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -75,7 +76,11 @@ class RefreshRun {
   void ResumeFromMark(StepRecord& step);
   void AvoidAnEarlierRunsNames(const std::string& db);
   void MarkTarget(StepRecord& step);
-  void WriteMark(bool file_changing = false);
+  // How the mark gets the snapshot's sha256: none (the catch-up is about to change the file), now,
+  // or computed in the background while the restore runs and written by WriteMarkOnceHashed.
+  enum class MarkHash { kNone, kNow, kInBackground };
+  void WriteMark(MarkHash hash = MarkHash::kNow);
+  void WriteMarkOnceHashed();
   void PrepareCatchUp(StepRecord& step);
   BeforeDrop CatchUpUnderLock(StepRecord& step);
   void RecordLockWindow(StepRecord& step);
@@ -140,6 +145,7 @@ class RefreshRun {
   long long caught_up_rows_ = 0;
   bool swap_closed_ = false;                   // the old target refuses connections until the rename
   bool marked_by_this_run_ = false;            // not a killed run's mark: this run may take it back
+  std::future<std::string> pending_hash_;      // the snapshot's sha256, computing (MarkHash::kInBackground)
 };
 
 template <typename Body>
@@ -346,19 +352,30 @@ void RefreshRun::MarkTarget(StepRecord& step) {
   mark.strategy = ToString(strategy_);
   mark.started_at = report_.started_at;
   mark_ = mark;
-  WriteMark();
+  // A fresh snapshot is about to be caught up (its capture is installed): its hash would be stale
+  // at the clear, so the mark goes without one until then (0.3 s per 200 MB saved before the clear).
+  WriteMark(use_snapshot_.empty() ? MarkHash::kNone : MarkHash::kNow);
   marked_by_this_run_ = true;
   step.counts["marked_by_run"] = run_id_;
   log::Info("marked the target as being refreshed (a killed run is resumed from this snapshot)",
             {{"run_id", run_id_}, {"snapshot", mark.snapshot_file}});
 }
 
-// Records the mark with the snapshot's current hash, on the target and beside the snapshot; with
-// `file_changing`, without a hash: the catch-up is about to change the file (a run killed meanwhile
-// leaves a file its successor checks by run id and content, as every reader does).
-void RefreshRun::WriteMark(bool file_changing) {
+// Records the mark with the snapshot's current hash, on the target and beside the snapshot. A mark
+// without a hash (kNone, or kInBackground until WriteMarkOnceHashed) leaves a killed run's successor
+// checking the file by run id and content, as every reader does.
+void RefreshRun::WriteMark(MarkHash hash) {
+  WriteMarkOnceHashed();  // never two hashes in flight, nor a late one over a newer mark
   const std::string& snapshot = report_.files.snapshot;
-  mark_->sha256 = file_changing ? "" : Sha256OfFile(snapshot);
+  mark_->sha256 = hash == MarkHash::kNow ? Sha256OfFile(snapshot) : "";
+  WriteRunMark(*sessions_->target.conn, *mark_);
+  WritePrivateFile(report_.files.mark, mark_->ToJson().dump(2) + "\n");
+  if (hash == MarkHash::kInBackground) pending_hash_ = std::async(std::launch::async, Sha256OfFile, snapshot);
+}
+
+void RefreshRun::WriteMarkOnceHashed() {
+  if (!pending_hash_.valid()) return;
+  mark_->sha256 = pending_hash_.get();
   WriteRunMark(*sessions_->target.conn, *mark_);
   WritePrivateFile(report_.files.mark, mark_->ToJson().dump(2) + "\n");
 }
@@ -488,7 +505,7 @@ void RefreshRun::PrepareCatchUp(StepRecord& step) {
   } catch (...) {
     RethrowDatabaseError("looking for the change capture on the target");
   }
-  WriteMark(/*file_changing=*/true);
+  WriteMark(MarkHash::kNone);
   catch_up_ = std::make_unique<SnapshotUpdater>(report_.files.snapshot);
   long long rows = 0;
   try {
@@ -503,7 +520,7 @@ void RefreshRun::PrepareCatchUp(StepRecord& step) {
     RethrowDatabaseError("catching up with the target's writes since the snapshot");
   }
   caught_up_rows_ += rows;
-  if (strategy_ == Strategy::kSwap) WriteMark();  // stable until the swap step: restore-users reads it
+  if (strategy_ == Strategy::kSwap) WriteMark(MarkHash::kInBackground);  // stable until the swap step
   step.counts["caught_up_rows_unlocked"] = rows;
   log::Info("caught up with the target's writes since the snapshot (no lock)", {{"rows", rows}});
 }
@@ -529,7 +546,7 @@ void RefreshRun::RecordLockWindow(StepRecord& step) {
   if (!catch_up_) return;
   const double window = std::chrono::duration<double>(std::chrono::steady_clock::now() - locked_at_).count();
   catch_up_.reset();
-  WriteMark();  // the file is final: its hash again
+  WriteMark(MarkHash::kInBackground);  // the file is final: its hash again, while the restore begins
   step.counts["caught_up_rows"] = caught_up_rows_;
   step.counts["lock_window_seconds"] = window;
   log::Info("the snapshot is up to date with every committed write; the preserved tables were locked for " +
@@ -606,6 +623,7 @@ void RefreshRun::RecordRestore(const RestoreOutcome& outcome, StepRecord& step) 
 }
 
 void RefreshRun::RestoreUsersStep(StepRecord& step) {
+  WriteMarkOnceHashed();  // hashed while the restore began
   SnapshotReader snapshot(report_.files.snapshot);
   RestoreOptions restore{options_.on_conflict, false, report_.files.seed_sql};
   if (!phased_) {
@@ -642,7 +660,8 @@ void RefreshRun::SwapStep(StepRecord& step) {
   // Before the old target closes: what the new database takes over (owner, grants, settings) and the
   // mark (without a hash: the catch-up is about to change the file), so that it follows the name.
   step.warnings = CopyDatabaseSettings(options_.target, *swap_);
-  if (catch_up_) WriteMark(/*file_changing=*/true);
+  WriteMarkOnceHashed();
+  if (catch_up_) WriteMark(MarkHash::kNone);
   WriteRunMark(*OpenSession(restore_target_, Access::kReadWrite).conn, *mark_);
   locked_at_ = std::chrono::steady_clock::now();
   SetAllowConnections(liveness_->maintenance(), db, false);

@@ -110,8 +110,7 @@ SnapshotWriter::SnapshotWriter(const std::string& path)
 
 SnapshotWriter::~SnapshotWriter() {
   if (committed_) return;
-  insert_one_.reset();
-  insert_many_.reset();
+  inserts_.clear();
   db_.reset();
   std::remove(partial_path_.c_str());
 }
@@ -123,8 +122,7 @@ void SnapshotWriter::SetMeta(const std::string& key, const std::string& value) {
   stmt.Step();
 }
 
-void SnapshotWriter::BeginTable(const TableInfo& table) {
-  FinishTable();
+size_t SnapshotWriter::BeginTable(const TableInfo& table) {
   SnapshotTable entry{table, "rows_" + table.name, 0};
   auto column = db_->Prepare(
       "INSERT INTO dbrefresh_columns VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
@@ -158,30 +156,34 @@ void SnapshotWriter::BeginTable(const TableInfo& table) {
   db_->Exec("CREATE TABLE " + SqliteIdent(entry.rows_table) + " (" + column_list + ")");
   const std::string insert = "INSERT INTO " + SqliteIdent(entry.rows_table) + " VALUES ";
   const std::string one_row = "(" + placeholders + ")";
-  insert_one_ = std::make_unique<SqliteStatement>(*db_, insert + one_row);
+  TableInserts inserts;
+  inserts.insert_one = std::make_unique<SqliteStatement>(*db_, insert + one_row);
   // As many rows per statement as SQLite's parameter limit allows, up to 64 (more gains nothing).
   const size_t width = std::max<size_t>(table.columns.size(), 1);
   const auto max_parameters = static_cast<size_t>(sqlite3_limit(db_->handle(), SQLITE_LIMIT_VARIABLE_NUMBER, -1));
-  rows_per_insert_ = std::clamp<size_t>(max_parameters / width, 1, 64);
+  inserts.rows_per_insert = std::clamp<size_t>(max_parameters / width, 1, 64);
   std::string many_rows = one_row;
-  for (size_t i = 1; i < rows_per_insert_; ++i) many_rows += ", " + one_row;
-  insert_many_ = std::make_unique<SqliteStatement>(*db_, insert + many_rows);
-  pending_.assign(rows_per_insert_, RowValues(table.columns.size()));
-  pending_count_ = 0;
+  for (size_t i = 1; i < inserts.rows_per_insert; ++i) many_rows += ", " + one_row;
+  inserts.insert_many = std::make_unique<SqliteStatement>(*db_, insert + many_rows);
+  inserts.pending.assign(inserts.rows_per_insert, RowValues(table.columns.size()));
   tables_.push_back(std::move(entry));
+  inserts_.push_back(std::move(inserts));
+  return tables_.size() - 1;
 }
 
-void SnapshotWriter::AddRow(RowValues& values) {
-  pending_[pending_count_++].swap(values);
-  if (pending_count_ == rows_per_insert_) InsertPendingRows();
+void SnapshotWriter::AddRow(size_t table, RowValues& values) {
+  TableInserts& t = inserts_.at(table);
+  t.pending[t.pending_count++].swap(values);
+  if (t.pending_count == t.rows_per_insert) InsertPendingRows(table);
 }
 
-void SnapshotWriter::InsertPendingRows() {
+void SnapshotWriter::InsertPendingRows(size_t table) {
   // A full batch goes through the many-row statement; the tail of a table one row at a time.
-  const bool full = pending_count_ == rows_per_insert_;
-  SqliteStatement& insert = full ? *insert_many_ : *insert_one_;
-  for (size_t row = 0; row < pending_count_; ++row) {
-    const RowValues& values = pending_[row];
+  TableInserts& t = inserts_[table];
+  const bool full = t.pending_count == t.rows_per_insert;
+  SqliteStatement& insert = full ? *t.insert_many : *t.insert_one;
+  for (size_t row = 0; row < t.pending_count; ++row) {
+    const RowValues& values = t.pending[row];
     const size_t first = full ? row * values.size() : 0;
     for (size_t i = 0; i < values.size(); ++i) insert.BindNoCopy(static_cast<int>(first + i + 1), values[i]);
     if (!full) {
@@ -193,22 +195,23 @@ void SnapshotWriter::InsertPendingRows() {
     insert.Step();
     insert.ResetKeepingBindings();
   }
-  tables_.back().row_count += static_cast<long long>(pending_count_);
-  pending_count_ = 0;
+  tables_[table].row_count += static_cast<long long>(t.pending_count);
+  t.pending_count = 0;
 }
 
-void SnapshotWriter::FinishTable() {
-  if (insert_one_ && pending_count_ > 0) InsertPendingRows();
-  insert_one_.reset();
-  insert_many_.reset();
-  if (tables_.empty()) return;
-  const SnapshotTable& t = tables_.back();
+void SnapshotWriter::FinishTables() {
   auto stmt = db_->Prepare("INSERT INTO dbrefresh_tables VALUES (?, ?, ?, ?)");
-  stmt.Bind(1, t.info.name);
-  stmt.Bind(2, static_cast<long long>(tables_.size()));
-  stmt.Bind(3, t.rows_table);
-  stmt.Bind(4, t.row_count);
-  stmt.Step();
+  for (size_t i = 0; i < inserts_.size(); ++i) {
+    if (inserts_[i].pending_count > 0) InsertPendingRows(i);
+    const SnapshotTable& t = tables_[i];
+    stmt.Bind(1, t.info.name);
+    stmt.Bind(2, static_cast<long long>(i + 1));
+    stmt.Bind(3, t.rows_table);
+    stmt.Bind(4, t.row_count);
+    stmt.Step();
+    stmt.Reset();
+  }
+  inserts_.clear();
 }
 
 void SnapshotWriter::IndexParentKeys() {
@@ -229,7 +232,7 @@ void SnapshotWriter::IndexParentKeys() {
 }
 
 void SnapshotWriter::Commit() {
-  FinishTable();
+  FinishTables();
   IndexParentKeys();
   db_->Exec("COMMIT");
   db_.reset();

@@ -44,29 +44,34 @@ class SnapshotWriter {
   ~SnapshotWriter();
 
   void SetMeta(const std::string& key, const std::string& value);
-  // Starts a table; rows then go through AddRow until the next BeginTable or Commit.
-  void BeginTable(const TableInfo& table);
+  // Starts a table and returns its number (0, 1, ...): rows go to it through AddRow until Commit,
+  // and the rows of several tables may interleave (the snapshot reads them at once).
+  size_t BeginTable(const TableInfo& table);
   // Takes the row's values; `values` comes back holding another row's strings, to be overwritten
   // (the hot path reuses their memory instead of allocating for every row).
-  void AddRow(RowValues& values);
+  void AddRow(size_t table, RowValues& values);
+  void AddRow(RowValues& values) { AddRow(tables_.size() - 1, values); }  // the last table begun
   // Records row counts, indexes the columns child tables reference, fsyncs and renames into place.
   void Commit();
 
  private:
-  void FinishTable();
-  void InsertPendingRows();
+  // Rows wait in `pending` and go in `rows_per_insert` at a time through `insert_many`: executing a
+  // statement per row costs SQLite a cursor open, a transaction check and a halt each time.
+  struct TableInserts {
+    std::unique_ptr<SqliteStatement> insert_one;
+    std::unique_ptr<SqliteStatement> insert_many;
+    std::vector<RowValues> pending;
+    size_t pending_count = 0;
+    size_t rows_per_insert = 1;
+  };
+  void FinishTables();
+  void InsertPendingRows(size_t table);
   void IndexParentKeys();
   std::string path_;
   std::string partial_path_;
   std::unique_ptr<SqliteDb> db_;
-  // Rows wait in pending_ and go in rows_per_insert_ at a time through insert_many_: executing a
-  // statement per row costs SQLite a cursor open, a transaction check and a halt each time.
-  std::unique_ptr<SqliteStatement> insert_one_;
-  std::unique_ptr<SqliteStatement> insert_many_;
-  std::vector<RowValues> pending_;
-  size_t pending_count_ = 0;
-  size_t rows_per_insert_ = 1;
   std::vector<SnapshotTable> tables_;
+  std::vector<TableInserts> inserts_;  // one per table of tables_, until FinishTables
   bool committed_ = false;
 };
 

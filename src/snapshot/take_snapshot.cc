@@ -24,14 +24,15 @@ namespace {
 
 using SnapshotTransaction = pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::readwrite_policy::read_only>;
 
-// Records the text settings the rows are read under, as this transaction sees them (OpenSession
-// pinned them; a pooler could still have handed the transaction another backend), so that a reader
-// knows how to read the values back. Refuses to go on when they are not the pinned ones.
-void WriteSessionSettings(SnapshotWriter& writer, pqxx::transaction_base& tx) {
+// The text settings this transaction reads rows under (OpenSession pinned them; a pooler could
+// still have handed the transaction another backend), in PinnedSessionSettings() order. Refuses to
+// go on when they are not the pinned ones, or when row security is on.
+std::vector<std::string> CheckSessionSettings(pqxx::transaction_base& tx) {
   std::string query = "SELECT current_setting('row_security')";
   for (const auto& s : PinnedSessionSettings()) query += ", current_setting('" + s.name + "')";
   const auto row = tx.exec(query)[0];
   if (row[0].as<std::string>() != "off") throw Failure("the snapshot's session has row_security on: refusing to read");
+  std::vector<std::string> values;
   for (size_t i = 0; i < PinnedSessionSettings().size(); ++i) {
     const auto& s = PinnedSessionSettings()[i];
     const std::string now = row[static_cast<int>(i + 1)].as<std::string>();
@@ -39,8 +40,15 @@ void WriteSessionSettings(SnapshotWriter& writer, pqxx::transaction_base& tx) {
       throw Failure("the snapshot's session has " + s.name + " = " + now + ", not " + s.value +
                     " (a connection pooler dropping SET?): refusing to read values under it");
     }
-    writer.SetMeta(s.meta_key, now);
+    values.push_back(now);
   }
+  return values;
+}
+
+// Records the settings the rows are read under, so that a reader knows how to read them back.
+void WriteSessionSettings(SnapshotWriter& writer, pqxx::transaction_base& tx) {
+  const std::vector<std::string> values = CheckSessionSettings(tx);
+  for (size_t i = 0; i < values.size(); ++i) writer.SetMeta(PinnedSessionSettings()[i].meta_key, values[i]);
 }
 
 void WriteSourceMeta(SnapshotWriter& writer, pqxx::transaction_base& tx, pqxx::connection& conn,
@@ -69,65 +77,97 @@ void WriteSourceMeta(SnapshotWriter& writer, pqxx::transaction_base& tx, pqxx::c
   WriteSessionSettings(writer, tx);
 }
 
-// Reader thread: COPY lines from PostgreSQL into the pipe, a few hundred kilobytes at a time.
-void ReadCopyLines(pqxx::transaction_base& tx, const std::string& query, LinePipe& pipe) {
+// A few hundred kilobytes of one table's COPY lines; `last` ends that table.
+struct TableBatch {
+  size_t table = 0;
+  std::string lines;
+  bool last = false;
+};
+using BatchQueue = BatchPipe<TableBatch>;
+
+struct TableRead {
+  size_t table;       // the writer's number for it
+  std::string query;  // for COPY ... TO STDOUT
+};
+
+// The COPY query of a table: every column, generated ones included. COPY refuses generated columns
+// in a column list, but a query may read them (the snapshot keeps every column; restore-users never
+// writes the generated ones). libpqxx 6.4's stream_from pastes its "table" into COPY ... TO STDOUT
+// as given, so a parenthesised query works there.
+std::string CopyQuery(const TableInfo& table) {
+  std::vector<std::string> names;
+  for (const auto& c : table.columns) names.push_back(c.name);
+  return "(SELECT " + sql::IdentList(names) + " FROM " + sql::QualifiedName(table.schema, table.name) + ")";
+}
+
+// Reader thread: a session of its own in the snapshot's transaction (SET TRANSACTION SNAPSHOT), its
+// tables' COPY lines into the queue. Every reader sees exactly what the others see.
+void ReadTables(const ConnectionSpec& target, const std::string& snapshot_id, int lock_timeout_seconds,
+                const std::vector<TableRead>& reads, BatchQueue& queue) {
   constexpr size_t kBatchBytes = 256 * 1024;
   try {
-    pqxx::stream_from stream(tx, query);
-    LinePipe::Batch batch;
-    std::string line;
-    bool wanted = true;
-    while (wanted && stream.get_raw_line(line)) {
-      batch += line;
-      if (line.empty() || line.back() != '\n') batch += '\n';  // libpqxx 6.4 keeps COPY's line end; be sure
-      if (batch.size() >= kBatchBytes) {
-        wanted = pipe.Push(std::move(batch));
-        batch = {};
-        batch.reserve(kBatchBytes + 4096);
+    PgSession session = OpenSession(target, Access::kReadOnly);
+    try {
+      SnapshotTransaction tx(*session.conn);
+      tx.exec("SET TRANSACTION SNAPSHOT " + tx.quote(snapshot_id));
+      tx.exec("SET LOCAL lock_timeout = '" + std::to_string(lock_timeout_seconds) + "s'");
+      CheckSessionSettings(tx);
+      for (const auto& read : reads) {
+        pqxx::stream_from stream(tx, read.query);
+        TableBatch batch{read.table, {}, false};
+        std::string line;
+        bool wanted = true;
+        while (wanted && stream.get_raw_line(line)) {
+          batch.lines += line;
+          if (line.empty() || line.back() != '\n') batch.lines += '\n';  // libpqxx 6.4 keeps COPY's line end; be sure
+          if (batch.lines.size() >= kBatchBytes) {
+            wanted = queue.Push(std::move(batch));
+            batch = TableBatch{read.table, {}, false};
+            batch.lines.reserve(kBatchBytes + 4096);
+          }
+        }
+        if (!wanted) break;
+        stream.complete();
+        batch.last = true;
+        if (!queue.Push(std::move(batch))) break;
       }
+      tx.commit();
+    } catch (const Error&) {
+      throw;
+    } catch (const pqxx::sql_error&) {
+      throw;  // TakeSnapshot tells a row-security refusal and a lock timeout apart
+    } catch (...) {
+      RethrowDatabaseError("snapshot of " + session.masked, *session.conn);
     }
-    if (wanted) {
-      stream.complete();
-      if (!batch.empty()) pipe.Push(std::move(batch));
-    }
-    pipe.Close();
+    queue.Close();
   } catch (...) {
-    pipe.Close(std::current_exception());
+    queue.Close(std::current_exception());
   }
 }
 
-long long CopyTableRows(pqxx::transaction_base& tx, const TableInfo& table, SnapshotWriter& writer) {
-  std::vector<std::string> names;
-  for (const auto& c : table.columns) names.push_back(c.name);
-  // COPY refuses generated columns in a column list, but a query may read them (the snapshot keeps
-  // every column; restore-users never writes the generated ones). libpqxx 6.4's stream_from pastes
-  // its "table" into COPY ... TO STDOUT as given, so a parenthesised query works there.
-  const std::string query = "(SELECT " + sql::IdentList(names) + " FROM " +
-                            sql::QualifiedName(table.schema, table.name) + ")";
-  // PostgreSQL's side and SQLite's side overlap: one thread reads COPY, this one writes the file.
-  LinePipe pipe;
-  std::thread reader(ReadCopyLines, std::ref(tx), std::cref(query), std::ref(pipe));
-  long long rows = 0;
-  try {
-    LinePipe::Batch batch;
-    RowValues values;
-    while (pipe.Pop(batch)) {
-      const char* line = batch.data();
-      const char* const end = line + batch.size();
-      while (line < end) {
-        const char* newline = static_cast<const char*>(std::memchr(line, '\n', static_cast<size_t>(end - line)));
-        copy_text::DecodeLine(std::string_view(line, static_cast<size_t>(newline - line)), names.size(), values);
-        writer.AddRow(values);
-        if (++rows % 200000 == 0) log::Info("snapshot progress", {{"table", table.name}, {"rows", rows}});
-        line = newline + 1;
-      }
+// The preserved tables are read at once, by up to this many sessions sharing the snapshot, while
+// this thread writes the file: the server's COPY of one table overlaps SQLite's writing of another.
+constexpr size_t kReaders = 3;
+
+// Writes what the readers send, table by table as the rows come; returns the row counts.
+std::vector<long long> WriteTableRows(BatchQueue& queue, const std::vector<TableInfo>& tables, SnapshotWriter& writer) {
+  std::vector<long long> rows(tables.size(), 0);
+  TableBatch batch;
+  RowValues values;
+  while (queue.Pop(batch)) {
+    const TableInfo& table = tables[batch.table];
+    const char* line = batch.lines.data();
+    const char* const end = line + batch.lines.size();
+    long long& count = rows[batch.table];
+    while (line < end) {
+      const char* newline = static_cast<const char*>(std::memchr(line, '\n', static_cast<size_t>(end - line)));
+      copy_text::DecodeLine(std::string_view(line, static_cast<size_t>(newline - line)), table.columns.size(), values);
+      writer.AddRow(batch.table, values);
+      if (++count % 200000 == 0) log::Info("snapshot progress", {{"table", table.name}, {"rows", count}});
+      line = newline + 1;
     }
-  } catch (...) {
-    pipe.Abandon();
-    reader.join();
-    throw;
+    if (batch.last) log::Info("saved table", {{"table", table.name}, {"rows", count}});
   }
-  reader.join();
   return rows;
 }
 
@@ -152,6 +192,7 @@ SnapshotSummary TakeSnapshot(const ConnectionSpec& target, const Config& config,
     // A migration holding a preserved table's lock must not keep the 8 a.m. run waiting for ever.
     tx.exec("SET LOCAL lock_timeout = '" + std::to_string(config.lock_timeout_seconds) + "s'");
     WriteSourceMeta(writer, tx, *session.conn, config, summary);
+    std::vector<TableInfo> tables;
     for (const auto& preserve : config.preserve) {
       auto table = catalog::ReadTable(tx, config.schema, preserve.table);
       if (!table) {
@@ -159,10 +200,28 @@ SnapshotSummary TakeSnapshot(const ConnectionSpec& target, const Config& config,
                            " (listed in the preserved tables)");
       }
       writer.BeginTable(*table);
-      long long rows = CopyTableRows(tx, *table, writer);
-      summary.row_counts.emplace_back(preserve.table, rows);
-      log::Info("saved table", {{"table", preserve.table}, {"rows", rows}});
+      tables.push_back(*table);
     }
+    const std::string snapshot_id = tx.exec("SELECT pg_export_snapshot()")[0][0].as<std::string>();
+    const size_t readers = std::min(kReaders, tables.size());
+    std::vector<std::vector<TableRead>> reads(readers);
+    for (size_t i = 0; i < tables.size(); ++i) reads[i % readers].push_back({i, CopyQuery(tables[i])});
+    BatchQueue queue(8 * readers, static_cast<int>(readers));
+    std::vector<std::thread> threads;
+    for (const auto& r : reads) {
+      threads.emplace_back(ReadTables, std::cref(target), std::cref(snapshot_id), config.lock_timeout_seconds,
+                           std::cref(r), std::ref(queue));
+    }
+    std::vector<long long> rows;
+    try {
+      rows = WriteTableRows(queue, tables, writer);
+    } catch (...) {
+      queue.Abandon();
+      for (auto& t : threads) t.join();
+      throw;
+    }
+    for (auto& t : threads) t.join();
+    for (size_t i = 0; i < tables.size(); ++i) summary.row_counts.emplace_back(tables[i].name, rows[i]);
     tx.commit();
   } catch (const pqxx::sql_error& e) {
     if (e.sqlstate() == "42501" && std::string(e.what()).find("row-level security") != std::string::npos) {
