@@ -3,6 +3,8 @@
 
 #include <stdexcept>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -39,6 +41,32 @@ TEST(LinePipe, AbandoningReleasesABlockedProducer) {
   pipe.Abandon();
   producer.join();
   EXPECT_FALSE(accepted);
+}
+
+// The snapshot's readers: one pipe, several producers (one per session), one consumer.
+TEST(BatchPipe, EndsOnlyOnceEveryProducerHasClosedAndDeliversAllTheirBatches) {
+  BatchPipe<std::pair<int, int>> pipe(2, 3);
+  std::vector<std::thread> producers;
+  for (int p = 0; p < 3; ++p) {
+    producers.emplace_back([&pipe, p] {
+      for (int i = 0; i < 50; ++i) pipe.Push({p, i});
+      pipe.Close();
+    });
+  }
+  std::pair<int, int> batch;
+  std::vector<int> next(3, 0);
+  while (pipe.Pop(batch)) EXPECT_EQ(batch.second, next[batch.first]++);  // each producer's order kept
+  for (auto& t : producers) t.join();
+  EXPECT_EQ(next, std::vector<int>({50, 50, 50}));
+}
+
+TEST(BatchPipe, OneProducersErrorReachesTheConsumerWhileOthersAreStillOpen) {
+  BatchPipe<int> pipe(8, 2);
+  pipe.Push(1);
+  pipe.Close(std::make_exception_ptr(std::runtime_error("row security refused the COPY")));
+  int batch = 0;
+  EXPECT_TRUE(pipe.Pop(batch));
+  EXPECT_THROW(pipe.Pop(batch), std::runtime_error);  // without waiting for the second producer
 }
 
 }  // namespace
