@@ -35,6 +35,10 @@ class Parser {
 
   int Integer(const json& v, const std::string& key, int min, int max) const {
     if (!v.is_number_integer()) Fail(key, "must be an integer");
+    // A value beyond long long comes as unsigned: read as long long it would wrap (2^64 - 1 to -1).
+    if (v.is_number_unsigned() && v.get<unsigned long long>() > static_cast<unsigned long long>(max)) {
+      Fail(key, "must be from " + std::to_string(min) + " to " + std::to_string(max));
+    }
     const auto n = v.get<long long>();
     if (n < min || n > max) Fail(key, "must be from " + std::to_string(min) + " to " + std::to_string(max));
     return static_cast<int>(n);
