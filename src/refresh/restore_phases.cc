@@ -46,6 +46,19 @@ SELECT c.relname, r.rulename FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_c
 WHERE r.rulename <> '_RETURN' AND r.ev_class = ANY($1::oid[])
 LIMIT 1)SQL";
 
+// The streamed tables and their ancestors (partitioned tables, inheritance parents): a trigger made on
+// a partitioned table is cloned onto its partitions, and a key from one is added to them, so made while
+// a partition streams it would fire on (or check) the streamed rows.
+const char* const kWithAncestorsQuery = R"SQL(
+WITH RECURSIVE up(oid) AS (
+  SELECT unnest($1::oid[])
+  UNION SELECT i.inhparent FROM pg_inherits i JOIN up ON i.inhrelid = up.oid)
+SELECT oid FROM up)SQL";
+
+// The partitioned tables that an item (a foreign key, a constraint trigger) refers to.
+const char* const kPartitionedQuery =
+    "SELECT oid, oid::regclass::text FROM pg_class WHERE relkind = 'p' AND oid = ANY($1::oid[])";
+
 std::string OidArray(const std::vector<unsigned long>& oids) {
   std::string text = "{";
   for (unsigned long oid : oids) text += (text.size() > 1 ? "," : "") + std::to_string(oid);
@@ -79,6 +92,40 @@ RestorePhases Refused(const std::string& why) {
   RestorePhases refused;
   refused.why_not = why;
   return refused;
+}
+
+// A key to a partitioned table needs the partitions' indexes attached to its unique index first, and
+// pg_restore lists those attachments (INDEX ATTACH) naming no table: they go last, so the key goes
+// last too (else "there is no unique constraint matching given keys"). A preserved table's key
+// cannot wait for restore-users: then no phases (the reason is returned).
+std::string KeysToPartitionedTablesGoLast(pqxx::transaction_base& tx, const std::set<unsigned long>& preserved_set,
+                                          std::map<CatalogObject, ItemTables>& items) {
+  std::vector<unsigned long> referenced;
+  for (const auto& item : items) {
+    if (item.second.references != 0) referenced.push_back(item.second.references);
+  }
+  std::map<unsigned long, std::string> partitioned;
+  for (const auto& row : tx.exec_params(kPartitionedQuery, OidArray(referenced))) {
+    partitioned[row[0].as<unsigned long>()] = row[1].as<std::string>();
+  }
+  for (auto& item : items) {
+    ItemTables& t = item.second;
+    if (!partitioned.count(t.references)) continue;
+    if (In(preserved_set, t.table)) {
+      return "a preserved table's key refers to the partitioned table " + partitioned[t.references] +
+             ", whose partitions' indexes are attached last";
+    }
+    t.table = 0;  // with the items that name no table: last
+  }
+  return "";
+}
+
+std::set<unsigned long> WithAncestors(pqxx::transaction_base& tx, const std::set<unsigned long>& streamed) {
+  std::set<unsigned long> out;
+  if (streamed.empty()) return out;
+  const std::vector<unsigned long> list(streamed.begin(), streamed.end());
+  for (const auto& row : tx.exec_params(kWithAncestorsQuery, OidArray(list))) out.insert(row[0].as<unsigned long>());
+  return out;
 }
 
 }  // namespace
@@ -203,7 +250,9 @@ RestorePhases PlanRestorePhases(pqxx::connection& source, const std::string& sch
       return Refused("the source changed since the dump (object " + std::to_string(oids[i]) + " is gone)");
     }
   }
-  return SplitRestore(toc, preserved_set, items, streamed);
+  const std::string why_not = KeysToPartitionedTablesGoLast(tx, preserved_set, items);
+  if (!why_not.empty()) return Refused(why_not);
+  return SplitRestore(toc, preserved_set, items, WithAncestors(tx, streamed));
 }
 
 }  // namespace dbrefresh

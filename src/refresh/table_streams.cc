@@ -198,6 +198,9 @@ void TableStreams::StreamOne(pqxx::dbtransaction& source_tx, const StreamedTable
   long long rows = 0;
   try {
     pqxx::work tx(*target.conn, "dbrefresh_stream");
+    // Preprod is live: a session reading the new, empty table would hold the TRUNCATE (and the run) up
+    // for as long as its transaction lasts. Wait --lock-timeout, as the clear step does, then fail.
+    tx.exec("SET LOCAL lock_timeout = " + tx.quote(std::to_string(lock_timeout_seconds_) + "s"));
     // Emptied in the same transaction (it is empty: only the schema is restored, and nothing
     // refers to it yet), the table takes its rows frozen: no later pass rewrites every page to set
     // hint bits or freeze them (15% faster at SPEC scale). ONLY: an inheritance child may be
@@ -226,8 +229,9 @@ void TableStreams::StreamOne(pqxx::dbtransaction& source_tx, const StreamedTable
   } catch (const Error&) {
     throw;
   } catch (...) {
-    // A lost target is named here; anything else is told with the source's session (Work).
-    if (!target.conn->is_open()) RethrowDatabaseError("streaming table " + table.Qualified() + " into the target");
+    // A lost target is named here (a connection error, exit 3, as a lost source is); anything else is
+    // told with the source's session (Work).
+    if (!target.conn->is_open()) RethrowDatabaseError("streaming table " + table.Qualified() + " into the target", *target.conn);
     throw;
   }
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;

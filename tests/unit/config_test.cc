@@ -32,6 +32,13 @@ TEST(Config, ReadsTheSpecExample) {
   EXPECT_TRUE(c.terminate_connections);
 }
 
+TEST(Config, StreamMinTableMbDefaultsToEightAndTakesItsWholeRange) {
+  EXPECT_EQ(ParseConfig("{}", "test").stream_min_table_mb, 8);
+  for (int mb : {-1, 0, 1, 16777216}) {
+    EXPECT_EQ(ParseConfig(R"({"stream_min_table_mb": )" + std::to_string(mb) + "}", "test").stream_min_table_mb, mb);
+  }
+}
+
 struct BadConfig {
   const char* json;
   const char* named;  // the key the error must name
@@ -60,6 +67,24 @@ INSTANTIATE_TEST_SUITE_P(
                       BadConfig{R"({"terminate_connections": "yes"})", "terminate_connections"},
                       BadConfig{R"([1, 2])", "JSON object"}, BadConfig{R"({"schema": )", "not valid JSON"},
                       BadConfig{R"({"jobs": 1e400})", "not valid JSON"}));
+
+// stream_min_table_mb: an integer from -1 (never stream) to 16777216 (16 TiB); nothing else.
+INSTANTIATE_TEST_SUITE_P(
+    StreamMinTableMb, BadConfigCases,
+    ::testing::Values(BadConfig{R"({"stream_min_table_mb": -2})", "stream_min_table_mb"},
+                      BadConfig{R"({"stream_min_table_mb": 16777217})", "stream_min_table_mb"},
+                      BadConfig{R"({"stream_min_table_mb": 4294967295})", "stream_min_table_mb"},
+                      BadConfig{R"({"stream_min_table_mb": 9223372036854775807})", "stream_min_table_mb"},
+                      BadConfig{R"({"stream_min_table_mb": -9223372036854775808})", "stream_min_table_mb"},
+                      BadConfig{R"({"stream_min_table_mb": "8"})", "stream_min_table_mb"},
+                      BadConfig{R"({"stream_min_table_mb": 8.5})", "stream_min_table_mb"},
+                      BadConfig{R"({"stream_min_table_mb": 8.0})", "stream_min_table_mb"},
+                      BadConfig{R"({"stream_min_table_mb": true})", "stream_min_table_mb"},
+                      BadConfig{R"({"stream_min_table_mb": null})", "stream_min_table_mb"},
+                      BadConfig{R"({"stream_min_table_mb": [8]})", "stream_min_table_mb"},
+                      // 2^64 - 1: read as long long it would wrap to -1, inside the range ("never stream")
+                      BadConfig{R"({"stream_min_table_mb": 18446744073709551615})", "stream_min_table_mb"},
+                      BadConfig{R"({"stream_min_tables_mb": 8})", "stream_min_tables_mb"}));
 
 }  // namespace
 }  // namespace dbrefresh

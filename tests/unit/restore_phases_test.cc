@@ -111,5 +111,116 @@ TEST(SplitRestore, RefusesWhenAPreservedTablesItemReferencesATableOutsideThem) {
   EXPECT_NE(p.why_not.find("users_check"), std::string::npos) << p.why_not;
 }
 
+// ---- with streamed tables (table_streams.h): notes' data goes source -> target by COPY ------------
+
+// SampleToc with notes streamed: its data is not in the dump, and more items on it and referring to it.
+TocSections StreamedToc() {
+  TocSections toc = SampleToc();
+  toc.pre_data.push_back(ParseTocList("12; 1259 201 TABLE public notes o\n").front());
+  for (const auto& e : ParseTocList("40; 2606 310 CONSTRAINT public notes notes_pkey o\n"
+                                    "41; 1259 311 INDEX public notes_body_idx o\n"
+                                    "42; 2606 312 FK CONSTRAINT public padding padding_note_fkey o\n"
+                                    "43; 2620 313 TRIGGER public notes notes_audit o\n"
+                                    "44; 1259 314 INDEX public padding_kind_idx o\n"
+                                    "45; 2606 315 FK CONSTRAINT public padding padding_parent_fkey o\n"
+                                    "46; 2620 316 TRIGGER public padding padding_checks_note o\n")) {
+    toc.post_data.push_back(e);
+  }
+  return toc;
+}
+
+std::map<CatalogObject, ItemTables> StreamedItems() {
+  auto items = SampleItems();
+  items[{kConstraint, 310}] = {kNotes, 0};
+  items[{kClass, 311}] = {kNotes, 0};
+  items[{kConstraint, 312}] = {kPadding, kNotes};  // another table's key to the streamed table
+  items[{kTrigger, 313}] = {kNotes, 0};
+  items[{kClass, 314}] = {kPadding, 0};
+  items[{kConstraint, 315}] = {kPadding, kPadding};
+  items[{kTrigger, 316}] = {kPadding, kNotes};      // a constraint trigger on padding that checks notes
+  return items;
+}
+
+// The lines of `lines` that contain none of `fragments`, in order.
+std::vector<std::string> Without(const std::vector<std::string>& lines, const std::vector<std::string>& fragments) {
+  std::vector<std::string> out;
+  for (const auto& l : lines) {
+    if (std::none_of(fragments.begin(), fragments.end(), [&](const std::string& f) { return l.find(f) != std::string::npos; })) {
+      out.push_back(l);
+    }
+  }
+  return out;
+}
+
+TEST(SplitRestore, WithoutStreamedTablesNothingWaitsForTheStreams) {
+  RestorePhases p = SplitRestore(StreamedToc(), {kUsers, kRegions}, StreamedItems());
+  ASSERT_TRUE(p.usable()) << p.why_not;
+  EXPECT_TRUE(p.after_streams.empty()) << ::testing::PrintToString(p.after_streams);
+  EXPECT_TRUE(Has(p.rest, "notes_pkey"));
+  EXPECT_TRUE(Has(p.rest, "padding_note_fkey"));
+}
+
+TEST(SplitRestore, AStreamedTablesKeysIndexesTriggersAndTheKeysToItWaitForTheStreams) {
+  const TocSections toc = StreamedToc();
+  const auto items = StreamedItems();
+  RestorePhases plain = SplitRestore(toc, {kUsers, kRegions}, items);
+  RestorePhases p = SplitRestore(toc, {kUsers, kRegions}, items, {kNotes});
+  ASSERT_TRUE(p.usable()) << p.why_not;
+
+  // Built on the streamed table's rows, or checking them: once the streams are in, in the TOC's order.
+  const std::vector<std::string> waiting = {"notes_padding_fkey", "notes_pkey", "notes_body_idx", "padding_note_fkey",
+                                            "notes_audit", "padding_checks_note"};
+  ASSERT_EQ(p.after_streams.size(), waiting.size()) << ::testing::PrintToString(p.after_streams);
+  for (size_t i = 0; i < waiting.size(); ++i) EXPECT_TRUE(Has({p.after_streams[i]}, waiting[i])) << p.after_streams[i];
+  // Its key to a preserved table still waits for restore-users, which it would lock out.
+  EXPECT_TRUE(Has(p.last, "notes_author_fkey"));
+  EXPECT_FALSE(Has(p.after_streams, "notes_author_fkey"));
+  // Everything else is where it was without streams: the rest keeps its own items, in order.
+  EXPECT_EQ(p.schema, plain.schema);
+  EXPECT_EQ(p.preserved, plain.preserved);
+  EXPECT_EQ(p.last, plain.last);
+  EXPECT_EQ(p.rest, Without(plain.rest, waiting));
+  EXPECT_TRUE(Has(p.rest, "TABLE DATA public padding"));
+  EXPECT_TRUE(Has(p.rest, "padding_pkey"));
+  EXPECT_TRUE(Has(p.rest, "padding_kind_idx"));
+  EXPECT_TRUE(Has(p.rest, "padding_parent_fkey"));
+  EXPECT_EQ(p.schema.size() + p.preserved.size() + p.rest.size() + p.after_streams.size() + p.last.size(),
+            toc.pre_data.size() + toc.data.size() + toc.post_data.size())
+      << "every item in exactly one list";
+}
+
+TEST(SplitRestore, AStreamedTableNeverMovesAPreservedTablesItems) {
+  // Streamed tables are outside the preserved set; the preserved list is the same with or without them.
+  RestorePhases p = SplitRestore(StreamedToc(), {kUsers, kRegions}, StreamedItems(), {kNotes, kPadding});
+  ASSERT_TRUE(p.usable()) << p.why_not;
+  EXPECT_EQ(p.preserved, SplitRestore(StreamedToc(), {kUsers, kRegions}, StreamedItems()).preserved);
+  EXPECT_TRUE(Has(p.after_streams, "padding_pkey"));
+  EXPECT_TRUE(Has(p.after_streams, "padding_parent_fkey"));
+  EXPECT_TRUE(Has(p.rest, "TABLE DATA public padding")) << "a TABLE DATA item left in the dump still restores with the rest";
+  EXPECT_FALSE(Has(p.rest, "CONSTRAINT"));
+}
+
+TEST(SectionPhases, TheSchemaThenTheDataAlongsideTheStreamsThenEveryPostDataItemAndNothingAfterRestoreUsers) {
+  const TocSections toc = StreamedToc();
+  RestorePhases p = SectionPhases(toc);
+  ASSERT_TRUE(p.usable());
+  auto lines = [](const std::vector<TocEntry>& entries) {
+    std::vector<std::string> out;
+    for (const auto& e : entries) out.push_back(e.line);
+    return out;
+  };
+  EXPECT_EQ(p.schema, lines(toc.pre_data));
+  EXPECT_EQ(p.rest, lines(toc.data));
+  EXPECT_EQ(p.after_streams, lines(toc.post_data));
+  EXPECT_TRUE(p.preserved.empty());
+  EXPECT_TRUE(p.last.empty());
+}
+
+TEST(SectionPhases, AnEmptyDumpGivesEmptyPhases) {
+  RestorePhases p = SectionPhases(TocSections{});
+  EXPECT_TRUE(p.usable());
+  EXPECT_TRUE(p.schema.empty() && p.preserved.empty() && p.rest.empty() && p.after_streams.empty() && p.last.empty());
+}
+
 }  // namespace
 }  // namespace dbrefresh
