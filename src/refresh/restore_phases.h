@@ -10,11 +10,14 @@
 //   rest       the data and post-data items of every other table: restored at the same time as
 //              the preserved list, and still running while restore-users runs;
 //   after_streams  with streamed tables (table_streams.h: their data goes source -> target by COPY,
-//              not through the dump), the post-data items on a streamed table or referring to one:
-//              restored once the streams and the rest are in;
+//              not through the dump), the post-data items on a streamed table, on one of its
+//              ancestors (a partitioned table's trigger or key reaches its partitions), or referring
+//              to one: restored once the streams and the rest are in;
 //   last       what has to wait for restore-users: foreign keys from other tables to the preserved
 //              set (adding one locks the table restore-users writes to), materialized view data
-//              (it may read the preserved tables), and items naming no table (comments).
+//              (it may read the preserved tables), items naming no table (comments, and the INDEX
+//              ATTACH items of partitions), and so the foreign keys to a partitioned table, which
+//              need those attachments first.
 // At SPEC scale, with the faster restore-users of the same change, the refresh went from 39.4 s to
 // 29.6 s on 2 cores (scripts/bench.sh medians): the restore of the large tables no longer waits for
 // restore-users, nor restore-users for them.
@@ -80,8 +83,10 @@ std::set<unsigned long> PreservedSet(pqxx::transaction_base& tx, const std::stri
                                      const std::vector<std::string>& tables);
 
 // Reads from the source what SplitRestore needs and calls it: the preserved set of `tables` in
-// `schema`, and the tables of every post-data item. Refuses the split (why_not) when a preserved
-// table has triggers or rules of its own: what they write could be in a table still being restored.
+// `schema`, the tables of every post-data item, and the ancestors of the `streamed` tables (counted
+// as streamed). Refuses the split (why_not) when a preserved table has triggers or rules of its
+// own (what they write could be in a table still being restored), or a foreign key to a
+// partitioned table (it could only go last, after restore-users).
 RestorePhases PlanRestorePhases(pqxx::connection& source, const std::string& schema,
                                 const std::vector<std::string>& tables, const TocSections& toc,
                                 const std::set<unsigned long>& streamed = {});
