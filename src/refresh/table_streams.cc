@@ -208,23 +208,34 @@ void TableStreams::StreamOne(pqxx::dbtransaction& source_tx, const StreamedTable
     // is given before " FROM STDIN": the options go in the name, and a comment ends the statement.
     tx.exec("TRUNCATE ONLY " + table.Qualified());
     pqxx::stream_from reader(source_tx, table.Qualified() + " (" + ColumnList(table.columns) + ")");
-    pqxx::tablewriter writer(tx, table.Qualified() + " (" + ColumnList(table.columns) + ") FROM STDIN WITH (FREEZE) --");
-    std::string line, batch;
-    batch.reserve(kBatchBytes + 4096);
-    while (reader.get_raw_line(line)) {
-      if (stop_) throw Failure("stopped: another stream failed or the run is ending");
-      if (!line.empty() && line.back() == '\n') line.pop_back();  // libpqxx 6.4 may keep COPY's line end
-      if (!batch.empty()) batch += '\n';
-      batch += line;
-      ++rows;
-      if (batch.size() >= kBatchBytes) {
-        writer.write_raw_line(batch);  // several rows: the writer ends the last with a newline
-        batch.clear();
+    try {
+      pqxx::tablewriter writer(tx, table.Qualified() + " (" + ColumnList(table.columns) + ") FROM STDIN WITH (FREEZE) --");
+      std::string line, batch;
+      batch.reserve(kBatchBytes + 4096);
+      while (reader.get_raw_line(line)) {
+        if (stop_) throw Failure("stopped: another stream failed or the run is ending");
+        if (!line.empty() && line.back() == '\n') line.pop_back();  // libpqxx 6.4 may keep COPY's line end
+        if (!batch.empty()) batch += '\n';
+        batch += line;
+        ++rows;
+        if (batch.size() >= kBatchBytes) {
+          writer.write_raw_line(batch);  // several rows: the writer ends the last with a newline
+          batch.clear();
+        }
       }
+      reader.complete();
+      if (!batch.empty()) writer.write_raw_line(batch);
+      writer.complete();
+    } catch (...) {
+      // Left as it is, the source's COPY would be read to its end by the reader's destructor (a
+      // whole table: minutes at prod scale) before anyone hears of the failure: stop it at the source.
+      try {
+        source_tx.conn().cancel_query();
+      } catch (...) {
+        // a source already gone has nothing left to send
+      }
+      throw;
     }
-    reader.complete();
-    if (!batch.empty()) writer.write_raw_line(batch);
-    writer.complete();
     tx.commit();
   } catch (const Error&) {
     throw;
