@@ -4,10 +4,12 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 
 #include "common/error.h"
@@ -33,6 +35,14 @@ int LockInUse(const std::string& dir, bool create) {
   return fd;
 }
 
+// A run's in-use file holds its pid once locked. One that is still empty is a run between creating
+// it and locking it (a window another run starting at that moment once fell into, removing the new
+// directory from under pg_dump): left alone, unless an hour old (a run killed in that window).
+bool StillBeingCreated(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 && st.st_size == 0 && st.st_mtime > ::time(nullptr) - 3600;
+}
+
 // Removes the directories named `prefix`* that killed runs left: their in-use file is not locked.
 void RemoveAbandoned(const fs::path& tmp, const std::string& prefix) {
   std::error_code ec;
@@ -41,6 +51,10 @@ void RemoveAbandoned(const fs::path& tmp, const std::string& prefix) {
     if (it->path().filename().string().rfind(prefix, 0) != 0 || !it->is_directory(ignored)) continue;
     const int fd = LockInUse(it->path().string(), false);
     if (fd < 0) continue;  // in use, or not one of ours
+    if (StillBeingCreated(fd)) {
+      ::close(fd);
+      continue;
+    }
     std::error_code removed;
     fs::remove_all(it->path(), removed);
     ::close(fd);
@@ -61,6 +75,10 @@ ScratchDir::ScratchDir(const std::string& purpose) {
   }
   path_ = pattern;
   lock_fd_ = LockInUse(path_, true);
+  if (lock_fd_ >= 0) {
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::write(lock_fd_, pid.data(), pid.size()) < 0) log::Warn("could not write " + path_ + "/" + kInUseFile);
+  }
   RemoveOnInterrupt(path_);
 }
 
