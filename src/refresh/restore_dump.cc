@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "connect/pg_session.h"
 #include "refresh/progress.h"
 
 namespace dbrefresh {
@@ -132,6 +133,40 @@ void PhasedRestore::Begin() {
   RunPhase(phases_.preserved, "preserved");
 }
 
+// The streamed tables' other indexes restore in the background while this thread builds their keys'
+// indexes, then the keys on them (restore_phases.h, StreamedKey).
+void PhasedRestore::BuildStreamedKeys() {
+  if (phases_.streamed_keys.empty()) {
+    RunPhase(phases_.stream_indexes, "stream-indexes");
+    return;
+  }
+  std::unique_ptr<ProgressMeter> progress;
+  std::unique_ptr<BackgroundProcess> indexes;
+  if (!phases_.stream_indexes.empty()) {
+    progress = std::make_unique<ProgressMeter>("restore stream-indexes", "items",
+                                               static_cast<long long>(phases_.stream_indexes.size()));
+    indexes = std::make_unique<BackgroundProcess>(runner_, ListSpec(phases_.stream_indexes, "stream-indexes", *progress));
+  }
+  PgSession session = OpenSession(target_, Access::kReadWrite);
+  for (const auto& key : phases_.streamed_keys) {
+    try {
+      pqxx::nontransaction tx(*session.conn);  // each statement commits: no lock is held to the next
+      tx.exec(key.create_index);
+      tx.exec(key.add_constraint);
+    } catch (...) {
+      RethrowDatabaseError("restoring a streamed table's key (" + key.add_constraint + ")", *session.conn);
+    }
+  }
+  log::Info("restore: built the streamed tables' keys alongside their other indexes",
+            {{"keys", phases_.streamed_keys.size()}});
+  if (indexes) {
+    ProcessResult result = indexes->Wait();
+    indexes.reset();
+    RequireSuccess(result, "pg_restore (stream-indexes) into the target");
+    progress->Complete();
+  }
+}
+
 void PhasedRestore::Finish() {
   if (rest_) {
     ProcessResult result = rest_->Wait();
@@ -143,6 +178,7 @@ void PhasedRestore::Finish() {
     streams_->Wait();
     streams_.reset();
   }
+  BuildStreamedKeys();
   RunPhase(phases_.after_streams, "after-streams");
   RunPhase(phases_.last, "last");
 }

@@ -59,6 +59,7 @@ class PhasedRestore {
  private:
   ProcessSpec ListSpec(const std::vector<std::string>& lines, const std::string& phase, ProgressMeter& progress);
   void RunPhase(const std::vector<std::string>& lines, const std::string& phase);
+  void BuildStreamedKeys();
 
   ProcessRunner& runner_;
   const PgTools& tools_;

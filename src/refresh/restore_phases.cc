@@ -218,6 +218,50 @@ std::set<unsigned long> PreservedSet(pqxx::transaction_base& tx, const std::stri
   return preserved_set;
 }
 
+namespace {
+
+// The streamed tables' own primary keys and unique constraints that can be built on an index made
+// first: not deferrable, the index in the default tablespace (pg_get_indexdef does not say another).
+const char* const kStreamedKeysQuery = R"SQL(
+SELECT c.oid, pg_get_indexdef(c.conindid),
+       'ALTER TABLE ONLY ' || quote_ident(n.nspname) || '.' || quote_ident(t.relname) || ' ADD CONSTRAINT ' ||
+       quote_ident(c.conname) || CASE c.contype WHEN 'p' THEN ' PRIMARY KEY' ELSE ' UNIQUE' END ||
+       ' USING INDEX ' || quote_ident(i.relname)
+FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+     JOIN pg_class i ON i.oid = c.conindid
+WHERE c.oid = ANY($1::oid[]) AND c.conrelid = ANY($2::oid[]) AND c.contype IN ('p', 'u')
+  AND NOT c.condeferrable AND i.reltablespace = 0)SQL";
+
+void PlanStreamedKeys(pqxx::transaction_base& tx, const TocSections& toc, const std::set<unsigned long>& streamed,
+                      RestorePhases& phases) {
+  std::map<std::string, const TocEntry*> by_line;
+  for (const auto& e : toc.post_data) by_line[e.line] = &e;
+  std::vector<unsigned long> constraints;
+  for (const auto& line : phases.after_streams) {
+    const TocEntry* e = by_line.count(line) ? by_line[line] : nullptr;
+    if (e && e->desc == "CONSTRAINT") constraints.push_back(e->oid);
+  }
+  if (constraints.empty()) return;
+  // Every name qualified in the index definitions, whatever the target's search_path.
+  tx.exec("SET LOCAL search_path = pg_catalog");
+  std::set<unsigned long> built;
+  for (const auto& row : tx.exec_params(kStreamedKeysQuery, OidArray(constraints),
+                                        OidArray(std::vector<unsigned long>(streamed.begin(), streamed.end())))) {
+    built.insert(row[0].as<unsigned long>());
+    phases.streamed_keys.push_back({row[1].as<std::string>(), row[2].as<std::string>()});
+  }
+  if (built.empty()) return;
+  std::vector<std::string> rest;
+  for (const auto& line : phases.after_streams) {
+    const TocEntry* e = by_line.count(line) ? by_line[line] : nullptr;
+    if (e && e->desc == "CONSTRAINT" && built.count(e->oid)) continue;
+    (e && e->desc == "INDEX" ? phases.stream_indexes : rest).push_back(line);
+  }
+  phases.after_streams = std::move(rest);
+}
+
+}  // namespace
+
 RestorePhases PlanRestorePhases(pqxx::connection& source, const std::string& schema,
                                 const std::vector<std::string>& tables, const TocSections& toc,
                                 const std::set<unsigned long>& streamed) {
@@ -252,7 +296,9 @@ RestorePhases PlanRestorePhases(pqxx::connection& source, const std::string& sch
   }
   const std::string why_not = KeysToPartitionedTablesGoLast(tx, preserved_set, items);
   if (!why_not.empty()) return Refused(why_not);
-  return SplitRestore(toc, preserved_set, items, WithAncestors(tx, streamed));
+  RestorePhases phases = SplitRestore(toc, preserved_set, items, WithAncestors(tx, streamed));
+  if (phases.usable() && !streamed.empty()) PlanStreamedKeys(tx, toc, streamed, phases);
+  return phases;
 }
 
 }  // namespace dbrefresh

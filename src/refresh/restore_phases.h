@@ -61,8 +61,20 @@ struct TocSections {
   std::vector<TocEntry> pre_data, data, post_data;
 };
 
+// A primary key or unique constraint of a streamed table, built as pgcopydb builds it: its unique
+// index first, alongside the table's other indexes, then the constraint on that index. pg_restore
+// would build them one after the other (adding a constraint locks the table the index builds read).
+struct StreamedKey {
+  std::string create_index;    // CREATE UNIQUE INDEX ..., as pg_get_indexdef prints it, names qualified
+  std::string add_constraint;  // ALTER TABLE ONLY ... ADD CONSTRAINT ... PRIMARY KEY|UNIQUE USING INDEX ...
+};
+
 struct RestorePhases {
   std::vector<std::string> schema, preserved, rest, after_streams, last;  // list-file lines
+  // With streamed keys: their CONSTRAINT items are left out of after_streams, and its INDEX items
+  // move to stream_indexes, restored while the keys are built; the rest of after_streams follows.
+  std::vector<StreamedKey> streamed_keys;
+  std::vector<std::string> stream_indexes;
   std::string why_not;                                     // not empty: restore everything first
   bool usable() const { return why_not.empty(); }
 };
