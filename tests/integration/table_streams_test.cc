@@ -362,7 +362,7 @@ TEST_F(TableStreams, ProdWritingDuringTheRefreshStillGivesOneStateOfProd) {
               "INSERT INTO public.order_lines VALUES (" + std::to_string(n) + ", " + std::to_string(n) + ")");
       tx.commit();
       ++committed;
-      std::this_thread::sleep_for(milliseconds(5));
+      std::this_thread::sleep_for(milliseconds(5));  // paces the load on prod; synchronises nothing
     }
   });
   ASSERT_TRUE(WaitUntil([&] { return committed >= 20; }, seconds(30)));
@@ -387,7 +387,18 @@ TEST_F(TableStreams, ProdWritingDuringTheRefreshStillGivesOneStateOfProd) {
 enum class Side { kTarget, kSource };
 void PrintTo(Side side, std::ostream* os) { *os << (side == Side::kTarget ? "target" : "source"); }
 
-class TableStreamsKill : public TableStreams, public ::testing::WithParamInterface<Side> {};
+class TableStreamsKill : public TableStreams, public ::testing::WithParamInterface<Side> {
+ protected:
+  // What a run whose stream lost its backend says: exit 3, an error line naming the table, no password.
+  void ExpectALostConnectionNamingTheTable(int code, const std::string& err, const std::string& last) const {
+    ::testing::Test::RecordProperty("exit_code", code);
+    ::testing::Test::RecordProperty("last_line", last);
+    ExpectNoPassword(err, "the failed run's log");
+    EXPECT_EQ(code, 3) << "a lost connection is exit 3 (SPEC section 6):\n" << err;
+    EXPECT_EQ(last.rfind("error:", 0), 0u) << err;
+    EXPECT_TRUE(Contains(last, "big_events")) << "names the table: " << last;
+  }
+};
 
 // 3,000,000 narrow rows: long enough a COPY to be caught in the middle.
 constexpr long long kBigRows = 3000000;
@@ -427,12 +438,7 @@ TEST_P(TableStreamsKill, ABackendEndedMidCopyFailsNamingTheTableAndTheSameComman
   const int code = run.Wait(seconds(240));
   const std::string err = run.Err(), last = LastLine(err);
 
-  RecordProperty("exit_code", code);
-  RecordProperty("last_line", last);
-  ExpectNoPassword(err, "the failed run's log");
-  EXPECT_EQ(code, 3) << "a lost connection is exit 3 (SPEC section 6):\n" << err;
-  EXPECT_EQ(last.rfind("error:", 0), 0u) << err;
-  EXPECT_TRUE(Contains(last, "big_events")) << "names the table: " << last;
+  ExpectALostConnectionNamingTheTable(code, err, last);
   EXPECT_TRUE(Contains(last, "dbrefresh refresh")) << "says which command resumes: " << last;
   EXPECT_EQ(Count(TestBed::Get().SuperUrl(Cluster::kPreprod, preprod().name()), "SELECT count(*) FROM dbrefresh.refresh_mark"), 1)
       << "the target is marked as being refreshed";
@@ -471,12 +477,7 @@ TEST_P(TableStreamsKill, UnderSwapAStreamEndedMidCopyLeavesTheTargetAsItWasAndTh
   const int code = run.Wait(seconds(240));
   const std::string err = run.Err(), last = LastLine(err);
 
-  RecordProperty("exit_code", code);
-  RecordProperty("last_line", last);
-  ExpectNoPassword(err, "the failed run's log");
-  EXPECT_EQ(code, 3) << "a lost connection is exit 3 (SPEC section 6):\n" << err;
-  EXPECT_EQ(last.rfind("error:", 0), 0u) << err;
-  EXPECT_TRUE(Contains(last, "big_events")) << "names the table: " << last;
+  ExpectALostConnectionNamingTheTable(code, err, last);
   EXPECT_TRUE(Contains(last, "The target is unchanged")) << last;
   EXPECT_EQ(UserTablesDigest(preprod().url()), before);
   EXPECT_EQ(ObjectNames(preprod().url()), objects);

@@ -36,6 +36,14 @@ ProcessSpec Shell(const std::string& script) {
 
 bool Contains(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
 
+// In a death test's child, after the signal is raised: waits for it (pause) rather than for a while.
+// The alarm only keeps a handler that returns instead of ending the process from hanging the suite:
+// SIGALRM then ends the child, and the test fails on the wrong signal.
+[[noreturn]] void WaitForTheSignalToEndUs() {
+  ::alarm(60);
+  for (;;) ::pause();
+}
+
 TEST(PosixProcessRunner, CapturesStdoutAndExitCode) {
   PosixProcessRunner runner;
   ProcessSpec spec = Shell("printf 'a\\nb\\n'; exit 3");
@@ -276,8 +284,7 @@ TEST(BackgroundProcessDeathTest, ASigtermStopsTheChildAndEndsTheProgramWithThePr
         BackgroundProcess background(runner, Shell("exec sleep 30"));
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
         ::kill(::getpid(), SIGTERM);
-        std::this_thread::sleep_for(std::chrono::seconds(10));
-        std::exit(0);
+        WaitForTheSignalToEndUs();
       },
       ::testing::KilledBySignal(SIGTERM), "interrupted; resume with the prepared command");
   EXPECT_FALSE(std::filesystem::exists(scratch)) << "the scratch directory outlived the run";
@@ -326,8 +333,7 @@ TEST(HandleInterruptsDeathTest, ASigtermWithNoChildRunningEndsTheProgramWithAnEr
       {
         HandleInterrupts();
         ::kill(::getpid(), SIGTERM);
-        std::this_thread::sleep_for(std::chrono::seconds(10));
-        std::exit(0);
+        WaitForTheSignalToEndUs();
       },
       ::testing::KilledBySignal(SIGTERM), "error: interrupted by SIGTERM");
 }
@@ -340,8 +346,7 @@ TEST(HandleInterruptsDeathTest, TheHandlerStaysAfterAChildHasRun) {
         PosixProcessRunner runner;
         if (!runner.Run(Shell("exit 0")).ok()) std::exit(3);
         ::kill(::getpid(), SIGINT);
-        std::this_thread::sleep_for(std::chrono::seconds(10));
-        std::exit(0);
+        WaitForTheSignalToEndUs();
       },
       ::testing::KilledBySignal(SIGINT), "error: interrupted by SIGINT");
 }
