@@ -7,10 +7,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -90,6 +94,41 @@ std::vector<std::string> SplitJson(const std::optional<std::string>& text) {
 
 }  // namespace
 
+// Flushes a file being written to disk every tenth of a second, on a thread of its own. A disk
+// with a write-back cache (a cloud volume) makes fsync take time in proportion to what was written
+// since the last one: 0.1-0.2 s for a 200 MB snapshot, all of it at the end, after the last row.
+// Flushed as it grows, the final fsync only has the last tenth of a second's pages left.
+class FlushBehind {
+ public:
+  explicit FlushBehind(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY)) {
+    if (fd_ >= 0) thread_ = std::thread([this] { Run(); });
+  }
+  ~FlushBehind() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    stopped_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stopped_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stop_; })) {
+      lock.unlock();
+      ::fdatasync(fd_);  // a failure here shows again, and is reported, at Commit's fsync
+      lock.lock();
+    }
+  }
+  int fd_;
+  std::mutex mutex_;
+  std::condition_variable stopped_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 // ---- writer ----
 
 SnapshotWriter::SnapshotWriter(const std::string& path)
@@ -105,10 +144,12 @@ SnapshotWriter::SnapshotWriter(const std::string& path)
             "PRAGMA locking_mode = EXCLUSIVE;");
   db_->Exec("BEGIN");
   db_->Exec(kSchema);
+  flush_behind_ = std::make_unique<FlushBehind>(partial_path_);
   SetMeta("format_version", std::to_string(kSnapshotFormatVersion));
 }
 
 SnapshotWriter::~SnapshotWriter() {
+  flush_behind_.reset();
   if (committed_) return;
   inserts_.clear();
   db_.reset();
@@ -236,6 +277,7 @@ void SnapshotWriter::Commit() {
   IndexParentKeys();
   db_->Exec("COMMIT");
   db_.reset();
+  flush_behind_.reset();
   SyncFile(partial_path_);
   if (std::rename(partial_path_.c_str(), path_.c_str()) != 0) {
     throw Failure("cannot move snapshot into place at " + path_ + ": " + std::strerror(errno));

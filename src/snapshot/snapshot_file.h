@@ -30,6 +30,8 @@ constexpr int kOldestReadableFormatVersion = 1;
 
 using RowValues = std::vector<std::optional<std::string>>;
 
+class FlushBehind;
+
 struct SnapshotTable {
   TableInfo info;
   std::string rows_table;
@@ -70,6 +72,7 @@ class SnapshotWriter {
   std::string path_;
   std::string partial_path_;
   std::unique_ptr<SqliteDb> db_;
+  std::unique_ptr<FlushBehind> flush_behind_;
   std::vector<SnapshotTable> tables_;
   std::vector<TableInserts> inserts_;  // one per table of tables_, until FinishTables
   bool committed_ = false;
