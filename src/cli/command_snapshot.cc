@@ -17,8 +17,7 @@ namespace {
 
 // A marked target is half-refreshed by a killed run: a snapshot of it would hold prod's people,
 // not preprod's, and a later restore from it would lose them.
-void RefuseAMarkedTarget(const ConnectionSpec& target, bool force) {
-  PgSession session = OpenSession(target, Access::kReadOnly);
+void RefuseAMarkedTarget(PgSession& session, bool force) {
   auto mark = ReadRunMark(*session.conn);
   if (!mark) return;
   const std::string what = "the target " + session.dbname + " is marked as being refreshed by run " + mark->run_id +
@@ -50,8 +49,9 @@ int RunSnapshot(int argc, char** argv) {
     throw UsageError("--out " + *out + " already exists: refusing to replace it (give --force to replace it)");
   }
   ConnectionSpec target = RequireConnection(Side::kTarget, Given(*args, "target"), ProcessEnvironment());
-  RefuseAMarkedTarget(target, args->count("force") > 0);
-  SnapshotSummary summary = TakeSnapshot(target, config, *out);
+  PgSession session = OpenSession(target, Access::kReadOnly);
+  RefuseAMarkedTarget(session, args->count("force") > 0);
+  SnapshotSummary summary = TakeSnapshot(session, target, config, *out);
   long long total = 0;
   for (const auto& [table, rows] : summary.row_counts) total += rows;
   log::Info("snapshot written", {{"file", summary.path}, {"rows", total}, {"flyway_version", summary.flyway_version}});

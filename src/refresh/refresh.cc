@@ -194,7 +194,7 @@ void RefreshRun::SnapshotStep(StepRecord& step) {
   }
   marked_by_this_run_ = true;  // the capture is this run's to take back should it fail before any change
   StartDump();  // reads the source while the snapshot reads the target
-  SnapshotSummary summary = TakeSnapshot(options_.target, config_, report_.files.snapshot, run_id_);
+  SnapshotSummary summary = TakeSnapshot(sessions_->target, options_.target, config_, report_.files.snapshot, run_id_);
   snapshot_kept_ = true;
   for (const auto& [table, rows] : summary.row_counts) step.counts[table] = rows;
   log::Info("snapshot written", {{"file", summary.path}, {"flyway_version", summary.flyway_version}});

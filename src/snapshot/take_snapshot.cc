@@ -1,7 +1,10 @@
 // The snapshot step: COPY out of PostgreSQL, straight into the SQLite snapshot file.
 #include "snapshot/take_snapshot.h"
 
+#include <algorithm>
 #include <cstring>
+#include <future>
+#include <mutex>
 #include <random>
 #include <string_view>
 #include <thread>
@@ -85,6 +88,33 @@ struct TableBatch {
 };
 using BatchQueue = BatchPipe<TableBatch>;
 
+// Batch buffers go back from the writer to the readers: a buffer freshly allocated for every
+// batch cost the readers a page fault per 4 KB of rows (malloc returns big blocks to the kernel).
+class BufferPool {
+ public:
+  static constexpr size_t kBatchBytes = 256 * 1024;
+  std::string Take() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (free_.empty()) {
+      std::string fresh;
+      fresh.reserve(kBatchBytes + 4096);
+      return fresh;
+    }
+    std::string buffer = std::move(free_.back());
+    free_.pop_back();
+    return buffer;
+  }
+  void Give(std::string buffer) {
+    buffer.clear();
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_.push_back(std::move(buffer));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> free_;  // at most the queue's batches plus one per reader
+};
+
 struct TableRead {
   size_t table;       // the writer's number for it
   std::string query;  // for COPY ... TO STDOUT
@@ -100,30 +130,75 @@ std::string CopyQuery(const TableInfo& table) {
   return "(SELECT " + sql::IdentList(names) + " FROM " + sql::QualifiedName(table.schema, table.name) + ")";
 }
 
-// Reader thread: a session of its own in the snapshot's transaction (SET TRANSACTION SNAPSHOT), its
-// tables' COPY lines into the queue. Every reader sees exactly what the others see.
-void ReadTables(const ConnectionSpec& target, const std::string& snapshot_id, int lock_timeout_seconds,
-                const std::vector<TableRead>& reads, BatchQueue& queue) {
-  constexpr size_t kBatchBytes = 256 * 1024;
+// What the readers are told once the main session has exported its snapshot. An empty id: the
+// snapshot was given up before it began, and the readers leave.
+struct ReaderOrders {
+  std::string snapshot_id;
+  std::vector<std::vector<TableRead>> reads;  // per reader
+};
+
+// The sessions that read the preserved tables, each in a thread of its own, all in the main
+// session's snapshot (SET TRANSACTION SNAPSHOT): every reader sees exactly what the others see.
+// They connect as soon as they are made, while the main session reads the catalog: a connection
+// is tens of milliseconds of SCRAM key derivation, and the snapshot is a second or two.
+class SnapshotReaders {
+ public:
+  SnapshotReaders(const ConnectionSpec& target, int lock_timeout_seconds, size_t count, BatchQueue& queue,
+                  BufferPool& buffers)
+      : queue_(queue), orders_(promise_.get_future().share()) {
+    for (size_t i = 0; i < count; ++i) {
+      threads_.emplace_back([&target, lock_timeout_seconds, i, &queue, &buffers, orders = orders_] {
+        ReadTables(target, lock_timeout_seconds, orders, i, queue, buffers);
+      });
+    }
+  }
+  // Waits for every reader. Readers never given their orders leave without reading; readers the
+  // writer gave up on (it failed) find their next Push refused, and leave.
+  ~SnapshotReaders() {
+    if (!started_) promise_.set_value(ReaderOrders{});
+    queue_.Abandon();
+    for (auto& t : threads_) t.join();
+  }
+  void Start(ReaderOrders orders) {
+    started_ = true;
+    promise_.set_value(std::move(orders));
+  }
+
+ private:
+  static void ReadTables(const ConnectionSpec& target, int lock_timeout_seconds,
+                         std::shared_future<ReaderOrders> orders, size_t reader, BatchQueue& queue,
+                         BufferPool& buffers);
+  BatchQueue& queue_;
+  std::promise<ReaderOrders> promise_;
+  std::shared_future<ReaderOrders> orders_;
+  bool started_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// One reader: its tables' COPY lines into the queue, in the exported snapshot.
+void SnapshotReaders::ReadTables(const ConnectionSpec& target, int lock_timeout_seconds,
+                                 std::shared_future<ReaderOrders> orders, size_t reader, BatchQueue& queue,
+                                 BufferPool& buffers) {
   try {
     PgSession session = OpenSession(target, Access::kReadOnly);
+    const ReaderOrders& given = orders.get();
+    if (given.snapshot_id.empty()) return queue.Close();
     try {
       SnapshotTransaction tx(*session.conn);
-      tx.exec("SET TRANSACTION SNAPSHOT " + tx.quote(snapshot_id));
+      tx.exec("SET TRANSACTION SNAPSHOT " + tx.quote(given.snapshot_id));
       tx.exec("SET LOCAL lock_timeout = '" + std::to_string(lock_timeout_seconds) + "s'");
       CheckSessionSettings(tx);
-      for (const auto& read : reads) {
+      for (const auto& read : given.reads.at(reader)) {
         pqxx::stream_from stream(tx, read.query);
-        TableBatch batch{read.table, {}, false};
+        TableBatch batch{read.table, buffers.Take(), false};
         std::string line;
         bool wanted = true;
         while (wanted && stream.get_raw_line(line)) {
           batch.lines += line;
           if (line.empty() || line.back() != '\n') batch.lines += '\n';  // libpqxx 6.4 keeps COPY's line end; be sure
-          if (batch.lines.size() >= kBatchBytes) {
+          if (batch.lines.size() >= BufferPool::kBatchBytes) {
             wanted = queue.Push(std::move(batch));
-            batch = TableBatch{read.table, {}, false};
-            batch.lines.reserve(kBatchBytes + 4096);
+            batch = TableBatch{read.table, buffers.Take(), false};
           }
         }
         if (!wanted) break;
@@ -147,10 +222,33 @@ void ReadTables(const ConnectionSpec& target, const std::string& snapshot_id, in
 
 // The preserved tables are read at once, by up to this many sessions sharing the snapshot, while
 // this thread writes the file: the server's COPY of one table overlaps SQLite's writing of another.
-constexpr size_t kReaders = 3;
+// Two keep the one writer fed: a third (one per table) was slower at scale 1 on 2 cores, its
+// backend only taking CPU from the others (median 1.35 s against 1.26 s over 7 rounds).
+constexpr size_t kReaders = 2;
+
+// Shares the tables out among the readers, largest first to the reader with the fewest bytes to
+// read, so that they end together (users and qualifications against roles, at SPEC's sizes).
+std::vector<std::vector<TableRead>> ShareOutTables(pqxx::transaction_base& tx, const std::vector<TableInfo>& tables,
+                                                   size_t readers) {
+  std::vector<std::pair<long long, size_t>> sizes;  // bytes, table
+  for (size_t i = 0; i < tables.size(); ++i) {
+    const std::string name = sql::QualifiedName(tables[i].schema, tables[i].name);
+    sizes.emplace_back(tx.exec_params("SELECT pg_relation_size($1::regclass)", name)[0][0].as<long long>(), i);
+  }
+  std::stable_sort(sizes.begin(), sizes.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<std::vector<TableRead>> reads(readers);
+  std::vector<long long> load(readers, 0);
+  for (const auto& [bytes, table] : sizes) {
+    const size_t reader = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    load[reader] += bytes;
+    reads[reader].push_back({table, CopyQuery(tables[table])});
+  }
+  return reads;
+}
 
 // Writes what the readers send, table by table as the rows come; returns the row counts.
-std::vector<long long> WriteTableRows(BatchQueue& queue, const std::vector<TableInfo>& tables, SnapshotWriter& writer) {
+std::vector<long long> WriteTableRows(BatchQueue& queue, BufferPool& buffers, const std::vector<TableInfo>& tables,
+                                      SnapshotWriter& writer) {
   std::vector<long long> rows(tables.size(), 0);
   TableBatch batch;
   RowValues values;
@@ -167,6 +265,7 @@ std::vector<long long> WriteTableRows(BatchQueue& queue, const std::vector<Table
       line = newline + 1;
     }
     if (batch.last) log::Info("saved table", {{"table", table.name}, {"rows", count}});
+    buffers.Give(std::move(batch.lines));
   }
   return rows;
 }
@@ -184,10 +283,19 @@ std::string NewRunId() {
 SnapshotSummary TakeSnapshot(const ConnectionSpec& target, const Config& config, const std::string& out_path,
                              const std::string& run_id) {
   PgSession session = OpenSession(target, Access::kReadOnly);
+  return TakeSnapshot(session, target, config, out_path, run_id);
+}
+
+SnapshotSummary TakeSnapshot(PgSession& session, const ConnectionSpec& target, const Config& config,
+                             const std::string& out_path, const std::string& run_id) {
   SnapshotSummary summary{out_path, "", {}};
   SnapshotWriter writer(out_path);
   writer.SetMeta("run_id", run_id.empty() ? NewRunId() : run_id);
   try {
+    const size_t reader_count = std::min(kReaders, config.preserve.size());
+    BatchQueue queue(8 * reader_count, static_cast<int>(reader_count));
+    BufferPool buffers;
+    SnapshotReaders readers(target, config.lock_timeout_seconds, reader_count, queue, buffers);
     SnapshotTransaction tx(*session.conn);
     // A migration holding a preserved table's lock must not keep the 8 a.m. run waiting for ever.
     tx.exec("SET LOCAL lock_timeout = '" + std::to_string(config.lock_timeout_seconds) + "s'");
@@ -202,25 +310,9 @@ SnapshotSummary TakeSnapshot(const ConnectionSpec& target, const Config& config,
       writer.BeginTable(*table);
       tables.push_back(*table);
     }
-    const std::string snapshot_id = tx.exec("SELECT pg_export_snapshot()")[0][0].as<std::string>();
-    const size_t readers = std::min(kReaders, tables.size());
-    std::vector<std::vector<TableRead>> reads(readers);
-    for (size_t i = 0; i < tables.size(); ++i) reads[i % readers].push_back({i, CopyQuery(tables[i])});
-    BatchQueue queue(8 * readers, static_cast<int>(readers));
-    std::vector<std::thread> threads;
-    for (const auto& r : reads) {
-      threads.emplace_back(ReadTables, std::cref(target), std::cref(snapshot_id), config.lock_timeout_seconds,
-                           std::cref(r), std::ref(queue));
-    }
-    std::vector<long long> rows;
-    try {
-      rows = WriteTableRows(queue, tables, writer);
-    } catch (...) {
-      queue.Abandon();
-      for (auto& t : threads) t.join();
-      throw;
-    }
-    for (auto& t : threads) t.join();
+    readers.Start(ReaderOrders{tx.exec("SELECT pg_export_snapshot()")[0][0].as<std::string>(),
+                               ShareOutTables(tx, tables, reader_count)});
+    const std::vector<long long> rows = WriteTableRows(queue, buffers, tables, writer);
     for (size_t i = 0; i < tables.size(); ++i) summary.row_counts.emplace_back(tables[i].name, rows[i]);
     tx.commit();
   } catch (const pqxx::sql_error& e) {

@@ -7,6 +7,7 @@
 
 #include "config/config.h"
 #include "connect/connection_spec.h"
+#include "connect/pg_session.h"
 
 namespace dbrefresh {
 
@@ -24,6 +25,10 @@ struct SnapshotSummary {
 // `run_id` names the refresh run that takes it (metadata run_id); "" gives the file an id of its own.
 SnapshotSummary TakeSnapshot(const ConnectionSpec& target, const Config& config, const std::string& out_path,
                              const std::string& run_id = "");
+// The same, in `session` (a session already open on `target`, with no transaction running): the
+// caller saves a connection, which costs SCRAM's key derivation on both sides.
+SnapshotSummary TakeSnapshot(PgSession& session, const ConnectionSpec& target, const Config& config,
+                             const std::string& out_path, const std::string& run_id = "");
 
 // A new random run id: 32 hex digits.
 std::string NewRunId();
