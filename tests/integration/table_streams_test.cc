@@ -525,7 +525,8 @@ TEST_F(TableStreams, APreprodSessionReadingATableNotYetStreamedHoldsTheRefreshUp
   EXPECT_EQ(code, 1) << err;
   EXPECT_EQ(last.rfind("error:", 0), 0u) << err;
   EXPECT_TRUE(Contains(last, "notes")) << "names the table: " << last;
-  EXPECT_TRUE(Contains(last, "lock")) << last;
+  EXPECT_TRUE(Contains(last, "another session on the target held the table for 2 s")) << "names the side: " << last;
+  EXPECT_TRUE(Contains(last, "--terminate-connections")) << "says what to do: " << last;
   EXPECT_EQ(Count(TestBed::Get().SuperUrl(Cluster::kPreprod, preprod().name()), "SELECT count(*) FROM dbrefresh.refresh_mark"), 1);
 
   auto again = RunProgram(args, Connections());
