@@ -379,14 +379,29 @@ std::string MaskedCommandLine(const std::vector<std::string>& argv) {
   return out;
 }
 
-void RequireSuccess(const ProcessResult& result, const std::string& what) {
-  if (result.ok()) return;
+namespace {
+
+// The stderr line that says what went wrong: the first error of pg_dump or pg_restore, else the
+// last line. A parallel pg_restore whose worker failed ends with "a worker process died
+// unexpectedly" (and "errors ignored on restore" counts come last): the worker's own error, with
+// the server's message, comes before those.
+std::string TellingLine(const std::vector<std::string>& tail) {
   std::string last = "it printed nothing on stderr";
-  for (const auto& line : result.stderr_tail) {
-    log::Error(what + " stderr: " + line);
+  for (const auto& line : tail) {
+    if (line.find(": error: ") != std::string::npos && line.find("a worker process died unexpectedly") == std::string::npos) {
+      return line;
+    }
     if (!line.empty()) last = line;
   }
-  throw Failure(what + " failed with exit code " + std::to_string(result.exit_code) + ": " + last);
+  return last;
+}
+
+}  // namespace
+
+void RequireSuccess(const ProcessResult& result, const std::string& what) {
+  if (result.ok()) return;
+  for (const auto& line : result.stderr_tail) log::Error(what + " stderr: " + line);
+  throw Failure(what + " failed with exit code " + std::to_string(result.exit_code) + ": " + TellingLine(result.stderr_tail));
 }
 
 }  // namespace dbrefresh

@@ -36,6 +36,17 @@ ProcessSpec Shell(const std::string& script) {
 
 bool Contains(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
 
+// A child that makes `path` only if it lives 30 s, that is if no signal ended it. The shell waits
+// for its sleep, which holds none of the pipes, so the runner sees the child end with the shell.
+std::string SleepThenTouch(const std::string& path) {
+  return "sleep 30 </dev/null >/dev/null 2>&1 & wait $!; touch '" + path + "'";
+}
+
+// A path of this test process's own in the temporary directory (not created).
+std::string TempPath(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("dbrefresh-runner-test-" + std::to_string(::getpid()) + "-" + name)).string();
+}
+
 // In a death test's child, after the signal is raised: waits for it (pause) rather than for a while.
 // The alarm only keeps a handler that returns instead of ending the process from hanging the suite:
 // SIGALRM then ends the child, and the test fails on the wrong signal.
@@ -101,12 +112,13 @@ TEST(PosixProcessRunner, ProgramThatCannotStartIsAFailure) {
 
 TEST(PosixProcessRunner, ForwardsSigtermToTheChildAndReportsTheInterruption) {
   PosixProcessRunner runner;
-  ProcessSpec spec = Shell("echo ready; exec sleep 30");
+  const std::string outlived = TempPath("outlived");
+  ProcessSpec spec = Shell("echo ready; " + SleepThenTouch(outlived));
   // Sent once the child runs (the callback runs inside Run, with the forwarding handler installed).
   spec.on_stdout_line = [](const std::string&) { ::kill(::getpid(), SIGTERM); };
-  auto start = std::chrono::steady_clock::now();
   EXPECT_THROW(runner.Run(spec), Error);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << "the child was not stopped";
+  EXPECT_FALSE(std::filesystem::exists(outlived)) << "the child was not stopped";
+  std::filesystem::remove(outlived);
 }
 
 TEST(RequireSuccess, NamesTheProgramExitCodeAndLastStderrLine) {
@@ -122,6 +134,24 @@ TEST(RequireSuccess, NamesTheProgramExitCodeAndLastStderrLine) {
   }
   result.exit_code = 0;
   EXPECT_NO_THROW(RequireSuccess(result, "x"));
+}
+
+// pg_restore --jobs: the worker's error is the one to read, not the leader's last words.
+TEST(RequireSuccess, TellsTheFirstErrorOfAParallelRestoreNotItsWorkerDiedLine) {
+  ProcessResult result;
+  result.exit_code = 1;
+  result.stderr_tail = {"pg_restore: creating INDEX \"public.idx\"",
+                        "pg_restore: error: could not execute query: ERROR:  could not create unique index \"idx\"",
+                        "DETAIL:  Key (id)=(1) is duplicated.",
+                        "Command was: CREATE UNIQUE INDEX idx ON public.t USING btree (id);",
+                        "pg_restore: error: a worker process died unexpectedly"};
+  try {
+    RequireSuccess(result, "pg_restore into the target");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "pg_restore into the target failed with exit code 1: pg_restore: error: could not "
+                                     "execute query: ERROR:  could not create unique index \"idx\"");
+  }
 }
 
 struct MaskCase {
@@ -248,23 +278,28 @@ TEST(IsRestoreItemLine, CountsTheLinesOfFinishedEntries) {
 TEST(BackgroundProcess, RunsWhileTheCallerWorksAndWaitGivesItsResult) {
   PosixProcessRunner runner;
   std::vector<std::string> lines;
-  ProcessSpec spec = Shell("sleep 0.2; echo done; exit 4");
+  const std::string go = TempPath("go");
+  // The child ends well (4) only once the caller, back from starting it, has made the file: a start
+  // that waited for the child would leave it to give up (9) after a minute.
+  ProcessSpec spec = Shell("for i in $(seq 1200); do if [ -e '" + go + "' ]; then echo done; exit 4; fi; sleep 0.05; done; exit 9");
   spec.on_stdout_line = [&](const std::string& line) { lines.push_back(line); };
-  auto start = std::chrono::steady_clock::now();
   BackgroundProcess background(runner, spec);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(150)) << "the caller was kept waiting";
+  std::ofstream(go) << "go";
   ProcessResult result = background.Wait();
-  EXPECT_EQ(result.exit_code, 4);
+  std::filesystem::remove(go);
+  EXPECT_EQ(result.exit_code, 4) << "the caller was kept waiting until the child gave up";
   EXPECT_EQ(lines, std::vector<std::string>{"done"});
 }
 
 TEST(BackgroundProcess, AbandonedItIsStopped) {
   PosixProcessRunner runner;
-  auto start = std::chrono::steady_clock::now();
+  const std::string outlived = TempPath("outlived-background");
   {
-    BackgroundProcess background(runner, Shell("exec sleep 30"));
+    BackgroundProcess background(runner, Shell(SleepThenTouch(outlived)));
   }
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << "the child was not stopped";
+  // Abandoned, it was stopped and waited for: it never lived out its sleep, and never will.
+  EXPECT_FALSE(std::filesystem::exists(outlived)) << "the child was not stopped";
+  std::filesystem::remove(outlived);
 }
 
 // While only a background child runs, dbrefresh's own thread is busy with work of its own (a
