@@ -163,6 +163,15 @@ std::vector<TableChanges> ReadCapturedChanges(pqxx::transaction_base& tx, const 
   return out;
 }
 
+long long ConsumeCapturedChanges(pqxx::connection& target, const std::string& schema,
+                                 const std::vector<SnapshotTable>& tables,
+                                 const std::function<long long(const std::vector<TableChanges>&)>& apply) {
+  pqxx::transaction<pqxx::isolation_level::repeatable_read> tx(target, "dbrefresh_catch_up");
+  const long long applied = apply(ReadCapturedChanges(tx, schema, tables, /*consume=*/true));
+  tx.commit();
+  return applied;
+}
+
 void LockPreservedTables(pqxx::transaction_base& tx, const std::string& schema, const std::vector<std::string>& tables) {
   std::string list;
   for (const auto& t : tables) {

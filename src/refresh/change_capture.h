@@ -51,6 +51,17 @@ struct TableChanges {
 std::vector<TableChanges> ReadCapturedChanges(pqxx::transaction_base& tx, const std::string& schema,
                                               const std::vector<SnapshotTable>& tables, bool consume);
 
+// Reads what the log holds and deletes it (ReadCapturedChanges with `consume`), handing the changes
+// to `apply` before the deletes commit: should `apply` throw, they stay logged. Returns what `apply`
+// returns. One repeatable-read transaction, so the changes are those of one moment of the target.
+// Read committed, each table's read saw a later moment than the one before: a person whose user,
+// role and qualification were committed together between two reads arrived as a role and a
+// qualification without their user, and swap's restore-users, reading the file at that point, sent
+// them to the seed SQL.
+long long ConsumeCapturedChanges(pqxx::connection& target, const std::string& schema,
+                                 const std::vector<SnapshotTable>& tables,
+                                 const std::function<long long(const std::vector<TableChanges>&)>& apply);
+
 // `EXCLUSIVE` locks on the preserved tables that exist: writes wait, reads (logins) go on.
 void LockPreservedTables(pqxx::transaction_base& tx, const std::string& schema, const std::vector<std::string>& tables);
 

@@ -114,11 +114,10 @@ void RefreshRun::PrepareCatchUp(StepRecord& step) {
   catch_up_ = std::make_unique<SnapshotUpdater>(report_.files.snapshot);
   long long rows = 0;
   try {
-    pqxx::work tx(target);
-    auto changes = ReadCapturedChanges(tx, config_.schema, catch_up_->tables(), /*consume=*/true);
     // The tables changed here get their key indexed here, not under the lock (SnapshotUpdater::Apply).
-    rows = ApplyToSnapshot(*catch_up_, changes);  // on disk before the log forgets them
-    tx.commit();
+    // On disk before the log forgets them.
+    rows = ConsumeCapturedChanges(target, config_.schema, catch_up_->tables(),
+                                  [this](const std::vector<TableChanges>& changes) { return ApplyToSnapshot(*catch_up_, changes); });
   } catch (const Error&) {
     throw;
   } catch (...) {
