@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <sstream>
 #include <thread>
 
@@ -234,7 +235,9 @@ TEST_F(Refresh, CleanStrategyIsRefusedWhilePreprodOnlyObjectsBlockIt) {
 TEST_F(Refresh, KeepSnapshotsRemovesOlderRunsOnly) {
   ASSERT_EQ(RunRefresh({"--keep-snapshots", "1"}).exit_code, 0);
   const std::string first = RunFile(".db");
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a new timestamp
+  // The next run's files are named by the second it starts in: wait for the clock to pass into a new one.
+  const std::time_t first_ended = std::time(nullptr);
+  while (std::time(nullptr) == first_ended) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   auto r = RunRefresh({"--keep-snapshots", "1"});
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_FALSE(Exists(first));

@@ -230,7 +230,12 @@ class ReliabilityInterruption : public ReliabilityRefresh, public ::testing::Wit
       }, seconds(20));
       std::this_thread::sleep_for(milliseconds(50));
     } else if (when.step == "clear") {
-      std::this_thread::sleep_for(milliseconds(700));  // waiting for the lock the test holds
+      // The run's session waits for the lock the test holds.
+      const std::string super = TestBed::Get().SuperUrl(Cluster::kPreprod, "postgres");
+      WaitUntil([&] {
+        return Count(super, "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted "
+                            "AND a.datname = '" + Preprod().name() + "' AND a.application_name = 'dbrefresh'") > 0;
+      }, seconds(20));
     } else if (when.step == "post-check") {
       run.WaitForErr([](const std::string& err) { return Contains(err, "command=sleep"); }, seconds(20));
       std::this_thread::sleep_for(milliseconds(200));
