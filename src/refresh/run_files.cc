@@ -124,6 +124,33 @@ std::vector<std::string> PruneOldRuns(const std::string& dir, const std::string&
 
 void WritePrivateFile(const std::string& path, const std::string& text) { WritePrivateText(path, text); }
 
+namespace {
+
+bool AllOf(const std::string& text, const char* allowed) {
+  return !text.empty() && text.find_first_not_of(allowed) == std::string::npos;
+}
+
+// The run stem of a file a killed run left half-written ("" when it is not one): its snapshot
+// `<stem>.db.partial-<pid>`, or any of its files as PrivateFile writes them, `<file>.tmp-<pid>-<12 hex>`.
+std::string HalfWrittenStem(const std::string& name, const std::string& target_db) {
+  const size_t partial = name.rfind(".partial-");
+  if (partial != std::string::npos && partial >= 3 && AllOf(name.substr(partial + 9), "0123456789") &&
+      name.compare(partial - 3, 3, ".db") == 0) {
+    return StemOf(name.substr(0, partial), target_db);
+  }
+  const size_t tmp = name.rfind(".tmp-");
+  if (tmp == std::string::npos) return "";
+  const std::string rest = name.substr(tmp + 5);  // <pid>-<12 hex>
+  const size_t dash = rest.find('-');
+  if (dash == std::string::npos || !AllOf(rest.substr(0, dash), "0123456789") || rest.size() - dash - 1 != 12 ||
+      !AllOf(rest.substr(dash + 1), "0123456789abcdef")) {
+    return "";
+  }
+  return StemOf(name.substr(0, tmp), target_db);
+}
+
+}  // namespace
+
 std::vector<std::string> PruneStalePartials(const std::string& dir, const std::string& target_db,
                                             const std::string& current_stem, std::chrono::seconds stale_after) {
   std::vector<std::string> removed;
@@ -131,11 +158,8 @@ std::vector<std::string> PruneStalePartials(const std::string& dir, const std::s
   const auto now = fs::file_time_type::clock::now();
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    const size_t partial = name.rfind(".partial-");
-    if (partial == std::string::npos || partial + 9 == name.size()) continue;
-    if (name.find_first_not_of("0123456789", partial + 9) != std::string::npos) continue;
-    const std::string stem = StemOf(name.substr(0, partial), target_db);
-    if (stem.empty() || stem == current_stem || name.compare(partial - 3, 3, ".db") != 0) continue;
+    const std::string stem = HalfWrittenStem(name, target_db);
+    if (stem.empty() || stem == current_stem) continue;
     std::error_code time_ec;
     const auto modified = fs::last_write_time(it->path(), time_ec);
     if (time_ec || now - modified < stale_after) continue;

@@ -48,9 +48,11 @@ std::vector<std::string> PruneOldRuns(const std::string& dir, const std::string&
 // The run stem of a run file's path ("" when it is not one): .../cas-20250106T080000Z.db -> cas-20250106T080000Z.
 std::string RunStemOf(const std::string& path, const std::string& target_db);
 
-// Removes the half-written snapshots (`<stem>.db.partial-<pid>`) that killed runs of `target_db` left
-// in `dir`, once untouched for `stale_after`: a live run writes its file all the time, so an old one
-// is no run's. Never those of `current_stem`. Returns the file names removed.
+// Removes the half-written files that killed runs of `target_db` left in `dir`: snapshots
+// (`<stem>.db.partial-<pid>`) and the reports, marks and seed SQL being written
+// (`<file>.tmp-<pid>-<12 hex>`, common/private_file.h), once untouched for `stale_after`: a live run
+// writes its file all the time, so an old one is no run's. Never those of `current_stem`. Returns
+// the file names removed.
 std::vector<std::string> PruneStalePartials(const std::string& dir, const std::string& target_db,
                                             const std::string& current_stem,
                                             std::chrono::seconds stale_after = std::chrono::hours(1));

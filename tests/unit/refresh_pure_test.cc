@@ -83,7 +83,9 @@ TEST(PruneStalePartials, RemovesOnlyOldPartialsOfOtherRunsOfThisDatabase) {
   const auto two_hours_ago = fs::file_time_type::clock::now() - std::chrono::hours(2);
   for (const char* name : {"pre-20250101T080000Z.db.partial-41", "pre-20250108T080000Z.db.partial-7",
                            "pre-20250115T080000Z.db.partial-9", "other-20250101T080000Z.db.partial-41",
-                           "pre-20250101T080000Z.db.partial-x1", "pre-20250101T080000Z.db"}) {
+                           "pre-20250101T080000Z.db.partial-x1", "pre-20250101T080000Z.db",
+                           "pre-20250108T080000Z.report.json.tmp-7-0123456789ab", "pre-20250108T080000Z.mark.json.tmp-7-x",
+                           "pre-20250115T080000Z.report.json.tmp-9-0123456789ab"}) {
     dir.Touch(name);
     fs::last_write_time(fs::path(dir.path()) / name, two_hours_ago);
   }
@@ -91,8 +93,11 @@ TEST(PruneStalePartials, RemovesOnlyOldPartialsOfOtherRunsOfThisDatabase) {
 
   auto removed = PruneStalePartials(dir.path(), "pre", "pre-20250115T080000Z");
 
-  EXPECT_EQ(removed, (std::vector<std::string>{"pre-20250101T080000Z.db.partial-41", "pre-20250108T080000Z.db.partial-7"}));
+  EXPECT_EQ(removed, (std::vector<std::string>{"pre-20250101T080000Z.db.partial-41", "pre-20250108T080000Z.db.partial-7",
+                                               "pre-20250108T080000Z.report.json.tmp-7-0123456789ab"}));
   EXPECT_TRUE(dir.Has("pre-20250115T080000Z.db.partial-9")) << "the current run's";
+  EXPECT_TRUE(dir.Has("pre-20250115T080000Z.report.json.tmp-9-0123456789ab")) << "the current run's";
+  EXPECT_TRUE(dir.Has("pre-20250108T080000Z.mark.json.tmp-7-x")) << "not PrivateFile's naming";
   EXPECT_TRUE(dir.Has("pre-20250122T080000Z.db.partial-8")) << "recently written";
   EXPECT_TRUE(dir.Has("other-20250101T080000Z.db.partial-41")) << "another database's";
   EXPECT_TRUE(dir.Has("pre-20250101T080000Z.db.partial-x1")) << "not our naming";
