@@ -231,7 +231,12 @@ void RefreshRun::ClearMarkAndPrune() {
   for (const auto& stem : PruneOldRuns(config_.snapshot_dir, db, config_.keep_snapshots, report_.files.stem, {used})) {
     log::Info("removed the files of an old run (--keep-snapshots)", {{"run", stem}});
   }
-  if (swap_) PruneBeforeDatabases(options_.target, *swap_, config_.keep_before_databases);
+  if (!swap_) return;
+  // A resumed run's killed swap may have renamed the target before it died: its old database is
+  // the target as it was before the refresh, which this run's swap then pushes down the list.
+  const std::string killed_runs_before =
+      used.empty() || used == report_.files.stem ? "" : PlanSwapNames(db, used.substr(db.size() + 1)).before;
+  PruneBeforeDatabases(options_.target, *swap_, config_.keep_before_databases, killed_runs_before);
 }
 
 // A run that fails before it changed the target's data leaves nothing of its own there: no trigger

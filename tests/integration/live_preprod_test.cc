@@ -410,6 +410,38 @@ TEST_F(LivePreprod, TwoSwapsWithKeepBeforeDatabasesOneLeaveOnlyTheNewestAndTheOn
   EXPECT_EQ(CountUserTables(Preprod().url()), AfterCorrectRefresh());
 }
 
+// A swap killed after its rename (during the post-check, which runs the post-restore command) left
+// the target refreshed, still marked, and the old target kept as the one "before" database. The
+// same command resumes and swaps again: with --keep-before-databases 1 it must not drop that one,
+// the only database that still is the target as it was before the refresh.
+TEST_F(LivePreprodKilled, ASwapKilledAfterItsRenameKeepsTheTargetAsItWasWhenResumed) {
+  const People before = PeopleOf(Preprod().url());
+  const std::string postgres = TestBed::Get().SuperUrl(Cluster::kPreprod, "postgres");
+  auto before_databases = [&] {
+    return Set(postgres, "SELECT datname FROM pg_database WHERE datname LIKE '" + Preprod().name() + "\\_before\\_%'");
+  };
+  const auto args = RefreshArgs({"--strategy", "swap", "--keep-before-databases", "1", "--post-restore-command", "sleep,10"});
+
+  BackgroundProcess first(BinaryAnd(args), Connections());
+  const bool reached = first.WaitForErr([](const std::string& err) { return Contains(err, "command=sleep"); }, seconds(120));
+  ASSERT_TRUE(reached && !first.Exited()) << "the run never reached its post-check:\n" << first.Err();
+  KillAsAPodDies(first);
+  const auto after_kill = before_databases();
+  ASSERT_EQ(after_kill.size(), 1u) << "the killed swap's old target: " << ::testing::PrintToString(after_kill);
+  const std::string original = *after_kill.begin();
+  ASSERT_NE(RefreshMark(Cluster::kPreprod, Preprod().name()), "") << "the refreshed target is still marked";
+
+  auto second = Run(args);
+  ASSERT_EQ(second.exit_code, 0) << second.all();
+  EXPECT_TRUE(Contains(Lower(second.err), "resuming")) << second.err;
+  const auto after_resume = before_databases();
+  EXPECT_EQ(after_resume.size(), 2u) << "the killed swap's and the resumed run's: " << ::testing::PrintToString(after_resume);
+  ASSERT_EQ(after_resume.count(original), 1u) << "the target as it was before the refresh was dropped";
+  const std::string original_url = TestBed::Get().Url(Cluster::kPreprod, original);
+  EXPECT_EQ(PeopleOf(original_url).users, before.users) << "it still holds preprod's people as they were";
+  ExpectEveryPreprodPerson(before, "after the resumed swap");
+}
+
 // ---- 5. the post-check with an out-of-order extra migration ------------------------------------------
 
 // The target is prod's schema plus people of its own and one extra migration whose version,
