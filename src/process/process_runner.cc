@@ -382,15 +382,14 @@ std::string MaskedCommandLine(const std::vector<std::string>& argv) {
 namespace {
 
 // The stderr line that says what went wrong: the first error of pg_dump or pg_restore, else the
-// last line. A parallel pg_restore whose worker failed ends with "a worker process died
-// unexpectedly" (and "errors ignored on restore" counts come last): the worker's own error, with
-// the server's message, comes before those.
+// last line (other programs, such as the post-restore command, say it last). A parallel pg_restore
+// whose worker failed ends with "a worker process died unexpectedly": the worker's own error, with
+// the server's message, comes before it.
 std::string TellingLine(const std::vector<std::string>& tail) {
   std::string last = "it printed nothing on stderr";
   for (const auto& line : tail) {
-    if (line.find(": error: ") != std::string::npos && line.find("a worker process died unexpectedly") == std::string::npos) {
-      return line;
-    }
+    const bool pg_tool_error = line.rfind("pg_dump: error: ", 0) == 0 || line.rfind("pg_restore: error: ", 0) == 0;
+    if (pg_tool_error && line.find("a worker process died unexpectedly") == std::string::npos) return line;
     if (!line.empty()) last = line;
   }
   return last;

@@ -166,6 +166,7 @@ void RefreshRun::SwapStep(StepRecord& step) {
   // mark (without a hash: the catch-up is about to change the file), so that it follows the name.
   step.warnings = CopyDatabaseSettings(options_.target, *swap_);
   WriteMarkOnceHashed();
+  mark_->swapped_out.push_back(swap_->before);  // in the mark both databases carry from here on
   if (catch_up_) WriteMark(MarkHash::kNone);
   WriteRunMark(*OpenSession(restore_target_, Access::kReadWrite).conn, *mark_);
   locked_at_ = std::chrono::steady_clock::now();
@@ -225,18 +226,36 @@ void RefreshRun::ClearMarkAndPrune() {
   ClearRunMark(*OpenSession(options_.target, Access::kReadWrite).conn);
   if (swap_) {  // the old database kept its copy of the mark
     ClearRunMark(*OpenSession({WithDatabase(options_.target.conninfo, swap_->before), swap_->before}, Access::kReadWrite).conn);
+    for (const auto& old : mark_->swapped_out) {
+      if (old != swap_->before) ClearTheMarkOfAKilledSwapsOldDatabase(old);
+    }
   }
   log::Info("cleared the target's refresh mark", {{"run_id", run_id_}});
   const std::string used = RunStemOf(report_.files.snapshot, db);
   for (const auto& stem : PruneOldRuns(config_.snapshot_dir, db, config_.keep_snapshots, report_.files.stem, {used})) {
     log::Info("removed the files of an old run (--keep-snapshots)", {{"run", stem}});
   }
-  if (!swap_) return;
-  // A resumed run's killed swap may have renamed the target before it died: its old database is
-  // the target as it was before the refresh, which this run's swap then pushes down the list.
-  const std::string killed_runs_before =
-      used.empty() || used == report_.files.stem ? "" : PlanSwapNames(db, used.substr(db.size() + 1)).before;
-  PruneBeforeDatabases(options_.target, *swap_, config_.keep_before_databases, killed_runs_before);
+  // A killed swap that this run resumed may have renamed the target before it died: its old database
+  // is the target as it was before the refresh, which this run's swap has pushed down the list.
+  if (swap_) PruneBeforeDatabases(options_.target, *swap_, config_.keep_before_databases, mark_->swapped_out);
+}
+
+// A killed swap's old database carries the mark too: cleared, so that it is never taken for a target
+// being refreshed should someone rename it back into place. It may be gone (dropped by hand, or the
+// swap died before its rename) or closed (the swap died before opening it again): then it is left.
+void RefreshRun::ClearTheMarkOfAKilledSwapsOldDatabase(const std::string& db) {
+  try {
+    pqxx::read_transaction tx(liveness_->maintenance());
+    if (tx.exec_params("SELECT 1 FROM pg_database WHERE datname = $1 AND datallowconn", db).empty()) return;
+  } catch (...) {
+    return;
+  }
+  try {
+    ClearRunMark(*OpenSession({WithDatabase(options_.target.conninfo, db), db}, Access::kReadWrite).conn);
+  } catch (const std::exception& e) {
+    log::Warn("could not clear the refresh mark of " + db + " (a killed swap's old database)",
+              {{"reason", std::string(e.what()).substr(0, std::string(e.what()).find('\n'))}});
+  }
 }
 
 // A run that fails before it changed the target's data leaves nothing of its own there: no trigger

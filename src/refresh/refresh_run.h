@@ -63,6 +63,7 @@ class RefreshRun {
   void RecordLockWindow(StepRecord& step);
   void SwapCatchUp(StepRecord& step);
   void ClearMarkAndPrune();
+  void ClearTheMarkOfAKilledSwapsOldDatabase(const std::string& db);
   void ReopenAfterFailure();
   void UndoMarkAndCapture();
   void PreflightStep(StepRecord& step);

@@ -24,8 +24,10 @@ ConnectionSpec MaintenanceOf(const ConnectionSpec& target) {
 }  // namespace
 
 nlohmann::json RunMark::ToJson() const {
-  return {{"run_id", run_id},     {"snapshot", snapshot_file}, {"path", snapshot_path},
-          {"sha256", sha256},     {"strategy", strategy},      {"started_at", started_at}};
+  nlohmann::json j = {{"run_id", run_id}, {"snapshot", snapshot_file}, {"path", snapshot_path},
+                      {"sha256", sha256}, {"strategy", strategy},      {"started_at", started_at}};
+  if (!swapped_out.empty()) j["swapped_out"] = swapped_out;
+  return j;
 }
 
 RunMark RunMark::FromJson(const std::string& text) {
@@ -38,6 +40,7 @@ RunMark RunMark::FromJson(const std::string& text) {
     mark.sha256 = j.value("sha256", "");
     mark.strategy = j.value("strategy", "");
     mark.started_at = j.value("started_at", "");
+    mark.swapped_out = j.value("swapped_out", std::vector<std::string>{});
     if (mark.run_id.empty() || mark.snapshot_file.empty()) throw std::runtime_error("empty run id or snapshot");
     return mark;
   } catch (const std::exception&) {

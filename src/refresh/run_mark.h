@@ -29,6 +29,9 @@ struct RunMark {
   std::string sha256;         // of the snapshot file; "" while the run is changing the file (catch-up)
   std::string strategy;
   std::string started_at;
+  // The old databases this run's swaps renamed the target to (it and the runs that resumed it): the
+  // first is the target as it was before the refresh, which pruning must leave to a resumed run.
+  std::vector<std::string> swapped_out;
 
   nlohmann::json ToJson() const;
   // Throws Failure naming the table when the text is not a mark.

@@ -188,7 +188,7 @@ bool IsBeforeDatabaseName(const std::string& target_db, const std::string& name)
 }
 
 std::vector<std::string> PruneBeforeDatabases(const ConnectionSpec& target, const SwapNames& names, int keep,
-                                              const std::string& also_kept) {
+                                              const std::vector<std::string>& also_kept) {
   PgSession maintenance = OpenSession(Maintenance(target), Access::kReadWrite);
   std::vector<std::string> found;
   try {
@@ -206,7 +206,7 @@ std::vector<std::string> PruneBeforeDatabases(const ConnectionSpec& target, cons
   std::vector<std::string> dropped;
   int kept = 0;
   for (const auto& name : found) {
-    if (name == also_kept) continue;
+    if (name != names.before && std::find(also_kept.begin(), also_kept.end(), name) != also_kept.end()) continue;
     if (name == names.before || kept < keep) {  // the one just made always stays, and counts
       ++kept;
       continue;

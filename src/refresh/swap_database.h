@@ -26,11 +26,11 @@ SwapNames PlanSwapNames(const std::string& target_db, const std::string& timesta
 bool IsBeforeDatabaseName(const std::string& target_db, const std::string& name);
 
 // Drops the databases IsBeforeDatabaseName finds beyond the `keep` newest, oldest first, never
-// `names.before` (the one just made) nor `also_kept` (the one a resumed run's killed swap made: the
-// target as it was before the refresh). Each drop is logged; returns the names dropped. A drop that
-// fails is a warning (another session may be looking at it), never an error.
+// `names.before` (the one just made) nor those in `also_kept` (the ones killed swaps of the run it
+// resumed made: the first is the target as it was before the refresh). Each drop is logged; returns
+// the names dropped. A drop that fails is a warning (another session may be looking at it), never an error.
 std::vector<std::string> PruneBeforeDatabases(const ConnectionSpec& target, const SwapNames& names, int keep,
-                                              const std::string& also_kept = "");
+                                              const std::vector<std::string>& also_kept = {});
 
 // ALTER DATABASE ... ALLOW_CONNECTIONS on `dbname`, through `maintenance` (a session on another
 // database of the server: the run's liveness session).

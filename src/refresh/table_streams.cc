@@ -240,12 +240,15 @@ void TableStreams::StreamOne(pqxx::dbtransaction& source_tx, const StreamedTable
   } catch (const Error&) {
     throw;
   } catch (const pqxx::sql_error& e) {
-    // The TRUNCATE waited out --lock-timeout behind a preprod session: say so, and what to do.
+    // The TRUNCATE waited out --lock-timeout behind a preprod session (or deadlocked with one): say
+    // so, and what to do.
     if ((e.sqlstate() == "55P03" || e.sqlstate() == "40P01") && target.conn->is_open()) {
-      throw Failure("streaming table " + table.Qualified() + " into the target " + target.dbname + ": another session " +
-                    "on the target held the table for " + std::to_string(lock_timeout_seconds_) +
-                    " s (lock_timeout_seconds). The target is marked; stop that session, or re-run the same command " +
-                    "with --terminate-connections to end every other session on the target database");
+      const std::string what = e.sqlstate() == "55P03" ? "held the table for " + std::to_string(lock_timeout_seconds_) +
+                                                             " s (lock_timeout_seconds)"
+                                                       : "deadlocked with this stream over the table";
+      throw Failure("streaming table " + table.Qualified() + " into the target " + target.dbname +
+                    ": another session on the target " + what + ". The target is marked; stop that session, or " +
+                    "re-run the same command with --terminate-connections to end every other session on the target database");
     }
     if (!target.conn->is_open()) RethrowDatabaseError("streaming table " + table.Qualified() + " into the target", *target.conn);
     throw;

@@ -103,7 +103,11 @@ class FlushBehind {
   explicit FlushBehind(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY)) {
     if (fd_ >= 0) thread_ = std::thread([this] { Run(); });
   }
-  ~FlushBehind() {
+  ~FlushBehind() { Stop(); }
+
+  // Stops the flushing; returns the errno of the first flush that failed, 0 if none did. Linux
+  // reports a failed write-back once: a later fsync, the final one included, returns 0 for it.
+  int Stop() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       stop_ = true;
@@ -111,6 +115,8 @@ class FlushBehind {
     stopped_.notify_all();
     if (thread_.joinable()) thread_.join();
     if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    return first_error_;
   }
 
  private:
@@ -118,14 +124,16 @@ class FlushBehind {
     std::unique_lock<std::mutex> lock(mutex_);
     while (!stopped_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stop_; })) {
       lock.unlock();
-      ::fdatasync(fd_);  // a failure here shows again, and is reported, at Commit's fsync
+      const int failed = ::fdatasync(fd_) == 0 ? 0 : errno;
       lock.lock();
+      if (failed && !first_error_) first_error_ = failed;
     }
   }
   int fd_;
   std::mutex mutex_;
   std::condition_variable stopped_;
   bool stop_ = false;
+  int first_error_ = 0;  // guarded by mutex_ until the thread is joined
   std::thread thread_;
 };
 
@@ -277,7 +285,9 @@ void SnapshotWriter::Commit() {
   IndexParentKeys();
   db_->Exec("COMMIT");
   db_.reset();
+  const int flush_error = flush_behind_->Stop();
   flush_behind_.reset();
+  if (flush_error) throw Failure("cannot flush snapshot " + partial_path_ + " to disk: " + std::strerror(flush_error));
   SyncFile(partial_path_);
   if (std::rename(partial_path_.c_str(), path_.c_str()) != 0) {
     throw Failure("cannot move snapshot into place at " + path_ + ": " + std::strerror(errno));

@@ -112,7 +112,7 @@ class BufferPool {
 
  private:
   std::mutex mutex_;
-  std::vector<std::string> free_;  // at most the queue's batches plus one per reader
+  std::vector<std::string> free_;  // at most the queue's batches, one per reader and the writer's
 };
 
 struct TableRead {
@@ -146,25 +146,33 @@ class SnapshotReaders {
   SnapshotReaders(const ConnectionSpec& target, int lock_timeout_seconds, size_t count, BatchQueue& queue,
                   BufferPool& buffers)
       : queue_(queue), orders_(promise_.get_future().share()) {
-    for (size_t i = 0; i < count; ++i) {
-      threads_.emplace_back([&target, lock_timeout_seconds, i, &queue, &buffers, orders = orders_] {
-        ReadTables(target, lock_timeout_seconds, orders, i, queue, buffers);
-      });
+    try {
+      for (size_t i = 0; i < count; ++i) {
+        threads_.emplace_back([&target, lock_timeout_seconds, i, &queue, &buffers, orders = orders_] {
+          ReadTables(target, lock_timeout_seconds, orders, i, queue, buffers);
+        });
+      }
+    } catch (...) {
+      Stop();  // the readers started so far leave
+      throw;
     }
   }
   // Waits for every reader. Readers never given their orders leave without reading; readers the
   // writer gave up on (it failed) find their next Push refused, and leave.
-  ~SnapshotReaders() {
-    if (!started_) promise_.set_value(ReaderOrders{});
-    queue_.Abandon();
-    for (auto& t : threads_) t.join();
-  }
+  ~SnapshotReaders() { Stop(); }
   void Start(ReaderOrders orders) {
     started_ = true;
     promise_.set_value(std::move(orders));
   }
 
  private:
+  void Stop() {
+    if (!started_) promise_.set_value(ReaderOrders{});
+    started_ = true;
+    queue_.Abandon();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
   static void ReadTables(const ConnectionSpec& target, int lock_timeout_seconds,
                          std::shared_future<ReaderOrders> orders, size_t reader, BatchQueue& queue,
                          BufferPool& buffers);
@@ -226,21 +234,24 @@ void SnapshotReaders::ReadTables(const ConnectionSpec& target, int lock_timeout_
 // backend only taking CPU from the others (median 1.35 s against 1.26 s over 7 rounds).
 constexpr size_t kReaders = 2;
 
-// Shares the tables out among the readers, largest first to the reader with the fewest bytes to
-// read, so that they end together (users and qualifications against roles, at SPEC's sizes).
+// Shares the tables out among the readers, largest first to the reader with the fewest pages to
+// read, so that they end together (users and qualifications against roles, at SPEC's sizes). The
+// pages are pg_class's estimate: pg_relation_size would lock the tables in this session, and a
+// migration's lock request queued behind that would then hold the readers up, undetected.
 std::vector<std::vector<TableRead>> ShareOutTables(pqxx::transaction_base& tx, const std::vector<TableInfo>& tables,
                                                    size_t readers) {
-  std::vector<std::pair<long long, size_t>> sizes;  // bytes, table
+  std::vector<std::pair<long long, size_t>> sizes;  // pages, table
   for (size_t i = 0; i < tables.size(); ++i) {
     const std::string name = sql::QualifiedName(tables[i].schema, tables[i].name);
-    sizes.emplace_back(tx.exec_params("SELECT pg_relation_size($1::regclass)", name)[0][0].as<long long>(), i);
+    sizes.emplace_back(
+        tx.exec_params("SELECT greatest(relpages, 0)::bigint FROM pg_class WHERE oid = $1::regclass", name)[0][0].as<long long>(), i);
   }
   std::stable_sort(sizes.begin(), sizes.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   std::vector<std::vector<TableRead>> reads(readers);
   std::vector<long long> load(readers, 0);
-  for (const auto& [bytes, table] : sizes) {
+  for (const auto& [pages, table] : sizes) {
     const size_t reader = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
-    load[reader] += bytes;
+    load[reader] += pages;
     reads[reader].push_back({table, CopyQuery(tables[table])});
   }
   return reads;

@@ -439,6 +439,8 @@ TEST_F(LivePreprodKilled, ASwapKilledAfterItsRenameKeepsTheTargetAsItWasWhenResu
   ASSERT_EQ(after_resume.count(original), 1u) << "the target as it was before the refresh was dropped";
   const std::string original_url = TestBed::Get().Url(Cluster::kPreprod, original);
   EXPECT_EQ(PeopleOf(original_url).users, before.users) << "it still holds preprod's people as they were";
+  EXPECT_EQ(RefreshMark(Cluster::kPreprod, original), "") << "its copy of the killed run's mark is cleared";
+  EXPECT_EQ(RefreshMark(Cluster::kPreprod, Preprod().name()), "");
   ExpectEveryPreprodPerson(before, "after the resumed swap");
 }
 

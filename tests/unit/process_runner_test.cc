@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -121,7 +122,7 @@ TEST(PosixProcessRunner, ForwardsSigtermToTheChildAndReportsTheInterruption) {
   std::filesystem::remove(outlived);
 }
 
-TEST(RequireSuccess, NamesTheProgramExitCodeAndLastStderrLine) {
+TEST(RequireSuccess, NamesTheProgramExitCodeAndItsErrorLine) {
   ProcessResult result;
   result.exit_code = 1;
   result.stderr_tail = {"pg_dump: dumping", "pg_dump: error: connection failed", ""};
@@ -151,6 +152,19 @@ TEST(RequireSuccess, TellsTheFirstErrorOfAParallelRestoreNotItsWorkerDiedLine) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()), "pg_restore into the target failed with exit code 1: pg_restore: error: could not "
                                      "execute query: ERROR:  could not create unique index \"idx\"");
+  }
+}
+
+// Any other program (the post-restore command) says what went wrong last, whatever it printed before.
+TEST(RequireSuccess, TellsTheLastLineOfAProgramOtherThanPgDumpOrPgRestore) {
+  ProcessResult result;
+  result.exit_code = 2;
+  result.stderr_tail = {"flyway: error: a warning it recovered from", "flyway: migration V9 failed: column exists", ""};
+  try {
+    RequireSuccess(result, "the post-restore command");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "the post-restore command failed with exit code 2: flyway: migration V9 failed: column exists");
   }
 }
 
@@ -293,11 +307,20 @@ TEST(BackgroundProcess, RunsWhileTheCallerWorksAndWaitGivesItsResult) {
 
 TEST(BackgroundProcess, AbandonedItIsStopped) {
   PosixProcessRunner runner;
-  const std::string outlived = TempPath("outlived-background");
+  const std::string outlived = TempPath("outlived-background"), pid_file = TempPath("pid");
+  pid_t child = 0;
   {
-    BackgroundProcess background(runner, Shell(SleepThenTouch(outlived)));
+    BackgroundProcess background(runner, Shell("echo $$ > '" + pid_file + ".new' && mv '" + pid_file + ".new' '" +
+                                               pid_file + "'; " + SleepThenTouch(outlived)));
+    // Abandoned once it runs (its pid written): the destructor must stop it, not leave it behind.
+    for (int i = 0; i < 3000 && !std::filesystem::exists(pid_file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::ifstream(pid_file) >> child;
   }
-  // Abandoned, it was stopped and waited for: it never lived out its sleep, and never will.
+  std::filesystem::remove(pid_file);
+  ASSERT_GT(child, 0) << "the child never wrote its pid";
+  // Stopped and waited for: gone (a detached one would still run), never to live out its sleep.
+  EXPECT_EQ(::kill(child, 0), -1);
+  EXPECT_EQ(errno, ESRCH) << "the child is still there";
   EXPECT_FALSE(std::filesystem::exists(outlived)) << "the child was not stopped";
   std::filesystem::remove(outlived);
 }
