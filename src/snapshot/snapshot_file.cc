@@ -7,10 +7,10 @@
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
 #include <cerrno>
-#include <cstdio>
+#include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <set>
