@@ -12,6 +12,13 @@
 
 namespace dbrefresh::testing {
 
+// A trigger of the target's own on a preserved table (what it writes could be a table still
+// restoring): the refresh restores the dump whole, then restore-users.
+constexpr const char* kUsersTouchTrigger =
+    "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := NEW.updated_at; "
+    "RETURN NEW; END $$;"
+    "CREATE TRIGGER users_touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch();";
+
 // A prod copy (the source) and a preprod copy (the target), dropped when the test ends.
 class DatabasePair : public ::testing::Test {
  protected:
@@ -64,6 +71,26 @@ inline std::vector<std::string> Missing(const std::set<std::string>& wanted, con
   }
   return out;
 }
+
+// Every prod row of the preserved tables, and every person of the untouched preprod copy
+// `original_url` with their roles and qualifications (by username), are in the target.
+inline void ExpectProdRowsAndEveryPreprodPerson(const std::string& prod_url, const std::string& original_url,
+                                                const std::string& target_url) {
+  for (const char* table : {"users", "user_role_assignments", "user_qualification_assignments"}) {
+    const std::string ids = std::string("SELECT id::text FROM ") + table;
+    EXPECT_TRUE(Missing(Set(prod_url, ids), Set(target_url, ids)).empty()) << "prod rows of " << table << " missing";
+  }
+  const std::string people = "SELECT delius_username FROM users";
+  EXPECT_TRUE(Missing(Set(original_url, people), Set(target_url, people)).empty()) << "preprod people lost";
+  const std::string roles = "SELECT u.delius_username || '/' || r.role FROM user_role_assignments r JOIN users u ON u.id = r.user_id";
+  EXPECT_TRUE(Missing(Set(original_url, roles), Set(target_url, roles)).empty()) << "preprod roles lost";
+  const std::string quals =
+      "SELECT u.delius_username || '/' || q.qualification FROM user_qualification_assignments q JOIN users u ON u.id = q.user_id";
+  EXPECT_TRUE(Missing(Set(original_url, quals), Set(target_url, quals)).empty()) << "preprod qualifications lost";
+  EXPECT_EQ(CountUserTables(target_url), AfterCorrectRefresh());
+  EXPECT_EQ(DuplicateRolePairs(target_url), 0);
+}
+
 
 // Relations and functions of public, to check that nothing changed.
 inline std::set<std::string> ObjectNames(const std::string& url) {

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <sstream>
 #include <thread>
 
@@ -38,23 +37,6 @@ class Refresh : public DatabasePair {
     return "";
   }
   nlohmann::json Report() const { return nlohmann::json::parse(ReadBytes(RunFile(".report.json"))); }
-
-  // Every prod user, role and qualification row, and every preprod person with their roles and
-  // qualifications (by username), are in the target.
-  void ExpectProdRowsAndPreprodPeople(const std::string& preprod_users, const std::string& preprod_roles,
-                                      const std::string& preprod_quals) {
-    const std::string t = preprod().url(), p = prod().url();
-    for (const char* table : {"users", "user_role_assignments", "user_qualification_assignments"}) {
-      const std::string ids = std::string("SELECT id::text FROM ") + table;
-      EXPECT_TRUE(Missing(Set(p, ids), Set(t, ids)).empty()) << "prod rows of " << table << " missing";
-    }
-    EXPECT_TRUE(Missing(Set(preprod_users, "SELECT delius_username FROM users"), Set(t, "SELECT delius_username FROM users")).empty());
-    const std::string roles = "SELECT u.delius_username || '/' || r.role FROM user_role_assignments r JOIN users u ON u.id = r.user_id";
-    EXPECT_TRUE(Missing(Set(preprod_roles, roles), Set(t, roles)).empty()) << "preprod roles lost";
-    const std::string quals =
-        "SELECT u.delius_username || '/' || q.qualification FROM user_qualification_assignments q JOIN users u ON u.id = q.user_id";
-    EXPECT_TRUE(Missing(Set(preprod_quals, quals), Set(t, quals)).empty()) << "preprod qualifications lost";
-  }
 
   TempDir snapshots_;
 };
@@ -108,8 +90,7 @@ TEST_F(Refresh, SchemaStrategyRestoresProdAndKeepsEveryPreprodPerson) {
   const std::string report = snapshots_.File("extra-report.json");
   auto r = RunRefresh({"--report", report});
   ASSERT_EQ(r.exit_code, 0) << r.all();
-  EXPECT_EQ(CountUserTables(preprod().url()), AfterCorrectRefresh());
-  ExpectProdRowsAndPreprodPeople(original.url(), original.url(), original.url());
+  ExpectProdRowsAndEveryPreprodPerson(prod().url(), original.url(), preprod().url());
   EXPECT_EQ(DuplicateRolePairs(preprod().url()), 0);
   EXPECT_EQ(Scalar(preprod().url(), "SELECT to_regclass('active_user_emails')::text"), "") << "preprod-only view removed";
 
@@ -160,8 +141,7 @@ TEST_F(Refresh, RestoreUsersRunsWhileTheRestOfTheDumpRestoresAndNothingOfTheDump
 
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_TRUE(Contains(r.err, "restore: the preserved tables first")) << r.err;
-  EXPECT_EQ(CountUserTables(preprod().url()), AfterCorrectRefresh());
-  ExpectProdRowsAndPreprodPeople(original.url(), original.url(), original.url());
+  ExpectProdRowsAndEveryPreprodPerson(prod().url(), original.url(), preprod().url());
   EXPECT_EQ(Count(preprod().url(), "SELECT count(*) FROM audit_events"), 5000);
   // Every constraint and index of prod, validated as in prod: none left out by the phases.
   EXPECT_EQ(KeysAndIndexes(preprod().url()), KeysAndIndexes(prod().url()));
@@ -174,10 +154,7 @@ TEST_F(Refresh, RestoreUsersRunsWhileTheRestOfTheDumpRestoresAndNothingOfTheDump
 TEST_F(Refresh, APreservedTableWithATriggerOfItsOwnIsRestoredWholeFirst) {
   // What a trigger writes could be a table still restoring: then the dump is restored whole, then
   // restore-users runs, as it always did.
-  Query(prod().url(),
-        "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := NEW.updated_at; "
-        "RETURN NEW; END $$;"
-        "CREATE TRIGGER users_touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch();");
+  Query(prod().url(), kUsersTouchTrigger);
   ScopedDatabase original(Cluster::kPreprod, "rf_original");
 
   auto r = RunRefresh({"--log-format", "json"});
@@ -185,8 +162,7 @@ TEST_F(Refresh, APreservedTableWithATriggerOfItsOwnIsRestoredWholeFirst) {
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_TRUE(Contains(r.err, "restore: the whole dump, then restore-users")) << r.err;
   EXPECT_TRUE(Contains(r.err, "users_touch")) << "says why";
-  EXPECT_EQ(CountUserTables(preprod().url()), AfterCorrectRefresh());
-  ExpectProdRowsAndPreprodPeople(original.url(), original.url(), original.url());
+  ExpectProdRowsAndEveryPreprodPerson(prod().url(), original.url(), preprod().url());
   EXPECT_EQ(KeysAndIndexes(preprod().url()), KeysAndIndexes(prod().url()));
 }
 
@@ -235,9 +211,7 @@ TEST_F(Refresh, CleanStrategyIsRefusedWhilePreprodOnlyObjectsBlockIt) {
 TEST_F(Refresh, KeepSnapshotsRemovesOlderRunsOnly) {
   ASSERT_EQ(RunRefresh({"--keep-snapshots", "1"}).exit_code, 0);
   const std::string first = RunFile(".db");
-  // The next run's files are named by the second it starts in: wait for the clock to pass into a new one.
-  const std::time_t first_ended = std::time(nullptr);
-  while (std::time(nullptr) == first_ended) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // Straight after: a run in the same second as the first waits for the next itself (its file names).
   auto r = RunRefresh({"--keep-snapshots", "1"});
   ASSERT_EQ(r.exit_code, 0) << r.all();
   EXPECT_FALSE(Exists(first));
@@ -310,8 +284,7 @@ TEST_F(Refresh, SwapStrategyRenamesTheRestoredDatabaseIntoPlaceAndKeepsTheOld) {
   ASSERT_EQ(r.exit_code, 0) << r.all();
   ASSERT_FALSE(old_db.empty());
   const std::string old_url = TestBed::Get().Url(Cluster::kPreprod, old_db);
-  EXPECT_EQ(CountUserTables(preprod().url()), AfterCorrectRefresh());
-  ExpectProdRowsAndPreprodPeople(old_url, old_url, old_url);
+  ExpectProdRowsAndEveryPreprodPerson(prod().url(), old_url, preprod().url());
   EXPECT_EQ(Count(old_url, "SELECT count(*) FROM users"), Expected()["preprod"]["users"].get<long long>());
   EXPECT_NE(Scalar(old_url, "SELECT to_regclass('active_user_emails')::text"), "") << "the old database keeps its objects";
   EXPECT_EQ(Scalar(postgres, "SELECT count(*) FROM pg_database WHERE datname LIKE '%dbrefresh_new'"), "0");
@@ -389,8 +362,7 @@ TEST_F(Refresh, AFailedRestoreResumesFromTheKeptSnapshot) {
 
   auto resumed = RunRefresh({"--use-snapshot", snapshot});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.all();
-  EXPECT_EQ(CountUserTables(preprod().url()), AfterCorrectRefresh());
-  ExpectProdRowsAndPreprodPeople(original.url(), original.url(), original.url());
+  ExpectProdRowsAndEveryPreprodPerson(prod().url(), original.url(), preprod().url());
 }
 
 // ---- today's job fails where refresh succeeds ---------------------------------------------------

@@ -120,25 +120,6 @@ inline void ExpectTargetIsProdBesidesThePreservedTables(const std::string& prod_
   EXPECT_EQ(prod_facts, target_facts) << SetDifference(prod_facts, target_facts);
 }
 
-// Every prod row of the preserved tables, and every person of the untouched preprod copy
-// `original_url` with their roles and qualifications (by username), are in the target.
-inline void ExpectProdRowsAndEveryPreprodPerson(const std::string& prod_url, const std::string& original_url,
-                                                const std::string& target_url) {
-  for (const char* table : {"users", "user_role_assignments", "user_qualification_assignments"}) {
-    const std::string ids = std::string("SELECT id::text FROM ") + table;
-    EXPECT_TRUE(Missing(Set(prod_url, ids), Set(target_url, ids)).empty()) << "prod rows of " << table << " missing";
-  }
-  const std::string people = "SELECT delius_username FROM users";
-  EXPECT_TRUE(Missing(Set(original_url, people), Set(target_url, people)).empty()) << "preprod people lost";
-  const std::string roles = "SELECT u.delius_username || '/' || r.role FROM user_role_assignments r JOIN users u ON u.id = r.user_id";
-  EXPECT_TRUE(Missing(Set(original_url, roles), Set(target_url, roles)).empty()) << "preprod roles lost";
-  const std::string quals =
-      "SELECT u.delius_username || '/' || q.qualification FROM user_qualification_assignments q JOIN users u ON u.id = q.user_id";
-  EXPECT_TRUE(Missing(Set(original_url, quals), Set(target_url, quals)).empty()) << "preprod qualifications lost";
-  EXPECT_EQ(CountUserTables(target_url), AfterCorrectRefresh());
-  EXPECT_EQ(DuplicateRolePairs(target_url), 0);
-}
-
 // The report's step `name`, or null.
 inline nlohmann::json ReportStep(const nlohmann::json& report, const std::string& name) {
   for (const auto& s : report["steps"]) {

@@ -261,10 +261,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST_F(TableStreams, APreservedTableWithATriggerRestoresTheWholeDumpWithTheStreamsThenRestoreUsers) {
   // What a trigger writes could be a table still restoring: no phases (SectionPhases), the streams still run.
-  Query(prod().url(),
-        "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := NEW.updated_at; "
-        "RETURN NEW; END $$;"
-        "CREATE TRIGGER users_touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch();");
+  Query(prod().url(), kUsersTouchTrigger);
   ScopedDatabase original(Cluster::kPreprod, "ts_original");
 
   auto r = RunRefresh();

@@ -122,17 +122,23 @@ TEST(PosixProcessRunner, ForwardsSigtermToTheChildAndReportsTheInterruption) {
   std::filesystem::remove(outlived);
 }
 
+// What RequireSuccess says of a failed program, and with which exit code; "no error" when it passes it.
+std::pair<std::string, ExitCode> FailureOf(const ProcessResult& result, const std::string& what) {
+  try {
+    RequireSuccess(result, what);
+  } catch (const Error& e) {
+    return {e.what(), e.code()};
+  }
+  return {"no error", ExitCode::kOk};
+}
+
 TEST(RequireSuccess, NamesTheProgramExitCodeAndItsErrorLine) {
   ProcessResult result;
   result.exit_code = 1;
   result.stderr_tail = {"pg_dump: dumping", "pg_dump: error: connection failed", ""};
-  try {
-    RequireSuccess(result, "pg_dump of the source");
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ExitCode::kFailure);
-    EXPECT_EQ(std::string(e.what()), "pg_dump of the source failed with exit code 1: pg_dump: error: connection failed");
-  }
+  EXPECT_EQ(FailureOf(result, "pg_dump of the source"),
+            std::make_pair(std::string("pg_dump of the source failed with exit code 1: pg_dump: error: connection failed"),
+                           ExitCode::kFailure));
   result.exit_code = 0;
   EXPECT_NO_THROW(RequireSuccess(result, "x"));
 }
@@ -146,13 +152,9 @@ TEST(RequireSuccess, TellsTheFirstErrorOfAParallelRestoreNotItsWorkerDiedLine) {
                         "DETAIL:  Key (id)=(1) is duplicated.",
                         "Command was: CREATE UNIQUE INDEX idx ON public.t USING btree (id);",
                         "pg_restore: error: a worker process died unexpectedly"};
-  try {
-    RequireSuccess(result, "pg_restore into the target");
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "pg_restore into the target failed with exit code 1: pg_restore: error: could not "
-                                     "execute query: ERROR:  could not create unique index \"idx\"");
-  }
+  EXPECT_EQ(FailureOf(result, "pg_restore into the target").first,
+            "pg_restore into the target failed with exit code 1: pg_restore: error: could not execute query: ERROR:  "
+            "could not create unique index \"idx\"");
 }
 
 // Any other program (the post-restore command) says what went wrong last, whatever it printed before.
@@ -160,12 +162,8 @@ TEST(RequireSuccess, TellsTheLastLineOfAProgramOtherThanPgDumpOrPgRestore) {
   ProcessResult result;
   result.exit_code = 2;
   result.stderr_tail = {"flyway: error: a warning it recovered from", "flyway: migration V9 failed: column exists", ""};
-  try {
-    RequireSuccess(result, "the post-restore command");
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "the post-restore command failed with exit code 2: flyway: migration V9 failed: column exists");
-  }
+  EXPECT_EQ(FailureOf(result, "the post-restore command").first,
+            "the post-restore command failed with exit code 2: flyway: migration V9 failed: column exists");
 }
 
 struct MaskCase {
